@@ -1,0 +1,160 @@
+# recscope - build, test, demo and install.
+#
+#   make            build build/recscope (installs missing Debian packages first)
+#   make test       the whole test suite (unit, unit under ASan/UBSan, CLI, TUI)
+#   make unit       the fast unit tests alone
+#   make demo       build, generate + import the sample database, open the TUI
+#   make bench      benchmarks (import speed, ...)
+#   make asan       the ASan/UBSan build under build/asan
+#   make install    PREFIX=/usr/local (DESTDIR honoured)
+#   make deps       install the Debian packages recscope needs
+#   NO_CUDA=1       build without CUDA even when nvcc is present
+
+BUILD ?= build
+PREFIX ?= /usr/local
+CC ?= cc
+SAN ?=
+OPT ?= -O2
+
+NOCONFIG_GOALS := clean deps help distclean
+ifneq ($(filter-out $(NOCONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
+-include $(BUILD)/config.mk
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE_CFLAGS := -std=c11 $(WARN) $(OPT) -g -D_GNU_SOURCE -pthread $(SAN)
+LDFLAGS_ALL := -pthread $(SAN)
+
+ENGINE_SRC := $(wildcard engine/*.c)
+STORE_SRC := $(wildcard store/*.c)
+TUI_SRC := $(filter-out tui/main.c,$(wildcard tui/*.c))
+TEST_SRC := $(wildcard tests/test_*.c)
+
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o)
+TUI_OBJ := $(TUI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+ifneq ($(NVCC),)
+GPU_OBJ := $(BUILD)/gpu/gpu_cuda.o
+GPU_LIBS := -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcudart_static -ldl -lrt -lstdc++
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
+else
+GPU_OBJ := $(BUILD)/gpu/gpu_none.o
+GPU_LIBS :=
+endif
+
+LIBS := $(BUILD)/libtui.a $(BUILD)/libstore.a $(BUILD)/libengine.a $(BUILD)/libgpu.a
+LDLIBS := $(PKG_LIBS) $(GPU_LIBS)
+
+.PHONY: all test unit asan asan-unit cli-test tui-test man-test demo bench install deps clean help check-layers tests-bin
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/recscope
+
+$(BUILD)/config.mk: mk/configure.sh mk/deps.sh
+	@mkdir -p $(BUILD)
+	@sh mk/deps.sh check >/dev/null || sh mk/deps.sh install
+	@sh mk/configure.sh > $@.tmp && mv $@.tmp $@
+
+deps:
+	sh mk/deps.sh install
+
+# Each module is compiled with only the include paths it may use.
+$(BUILD)/engine/%.o: engine/%.c | $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Iengine $(ENGINE_PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/store/%.o: store/%.c | $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Istore -Iengine $(STORE_PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tui/%.o: tui/%.c | $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Itui -Istore -Iengine $(TUI_PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gpu/gpu_none.o: gpu/gpu_none.c | $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Iengine -MMD -MP -c $< -o $@
+
+$(BUILD)/gpu/gpu_cuda.o: gpu/gpu_cuda.cu engine/backend.h engine/common.h | $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(NVCC) -O2 -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra,-Werror -Iengine -c $< -o $@
+
+$(BUILD)/tests/%.o: tests/%.c | $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Wno-missing-prototypes -Itests -Itui -Istore -Iengine $(TUI_PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libengine.a: $(ENGINE_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libstore.a: $(STORE_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libtui.a: $(TUI_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libgpu.a: $(GPU_OBJ)
+	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/recscope: $(BUILD)/tui/main.o $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+
+tests-bin: $(TEST_BIN) $(BUILD)/recscope
+
+# --- tests ---------------------------------------------------------------
+unit: $(TEST_BIN) $(BUILD)/recscope check-layers
+	@sh tests/run_unit.sh $(BUILD) $(TEST_BIN)
+
+asan:
+	$(MAKE) BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" build/asan/recscope tests-bin
+
+asan-unit: asan
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    sh tests/run_unit.sh build/asan $(TEST_SRC:tests/%.c=build/asan/tests/%)
+
+cli-test: $(BUILD)/recscope
+	@sh tests/cli_test.sh $(BUILD)/recscope
+
+tui-test: $(BUILD)/recscope
+	@sh tests/tui_test.sh $(BUILD)/recscope
+
+# The README's test command. Fast unit tests first, then the same tests
+# under ASan/UBSan, then the command-line and terminal tests; one closing
+# line sums them all.
+RESULTS := $(abspath build/test-results)
+test:
+	@rm -f $(RESULTS); mkdir -p build
+	@$(MAKE) --no-print-directory RS_RESULTS=$(RESULTS) unit asan-unit cli-test tui-test man-test
+	@sh tests/summary.sh $(RESULTS)
+
+man-test: $(BUILD)/recscope
+	@sh tests/check_man.sh $(BUILD)/recscope
+
+check-layers:
+	@sh tests/check_layers.sh
+
+# --- demo, bench, install ------------------------------------------------
+SAMPLE_DB := $(BUILD)/sample.db
+$(SAMPLE_DB): $(BUILD)/recscope $(wildcard sample-data/*.csv)
+	@rm -f $@ $@-wal $@-shm
+	$(BUILD)/recscope import $@ sample-data
+
+demo: $(BUILD)/recscope $(SAMPLE_DB)
+	$(BUILD)/recscope $(SAMPLE_DB)
+
+bench: $(BUILD)/recscope
+	@sh tests/bench/run.sh $(BUILD)/recscope
+
+install: $(BUILD)/recscope
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/recscope $(DESTDIR)$(PREFIX)/bin/recscope
+	install -m 644 man/recscope.1 $(DESTDIR)$(PREFIX)/share/man/man1/recscope.1
+
+clean:
+	rm -rf build
+
+help:
+	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

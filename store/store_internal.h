@@ -1,0 +1,29 @@
+/*
+ * store_internal.h - what the store sources share: the connection struct and small
+ * statement helpers. Not for use outside store/.
+ */
+#ifndef RS_STORE_INTERNAL_H
+#define RS_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+struct Store {
+    sqlite3 *db;
+    char *path;
+    int readonly;
+};
+
+/* Prepares sql; on failure fills err with the SQLite message. */
+int st_prepare(Store *s, const char *sql, sqlite3_stmt **st, RsErr *err);
+/* Runs one or more statements without parameters (schema, BEGIN, ...). */
+int st_exec(Store *s, const char *sql, RsErr *err);
+/* Fills err from the connection's last error, prefixed by what. */
+int st_dberr(Store *s, const char *what, RsErr *err);
+/* Runs a single-integer query (no parameters); RS_EDB on failure. */
+int st_query_int(Store *s, const char *sql, int64_t *out, RsErr *err);
+/* Binds text or NULL. */
+int st_bind_text(sqlite3_stmt *st, int i, const char *v);
+
+#endif

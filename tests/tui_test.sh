@@ -1,0 +1,249 @@
+#!/bin/sh
+# tui_test.sh BINARY - drives the real recscope TUI in a detached tmux on a
+# private socket: imports a tiny dataset, opens it, checks the overview's
+# numbers, the help overlay, resizing (80x24, 20x5), the empty-file message,
+# sanitising of the file name, ASCII mode, and that q and Esc leave the
+# terminal restored. It waits for marker texts (polling capture-pane), never
+# for fixed long sleeps. Prints "ok - ..." / "not ok - ..." per check, then
+# "N passed, N failed"; exits non-zero on any failure.
+set -u
+
+BIN=${1:?usage: tui_test.sh BINARY}
+case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+command -v tmux >/dev/null 2>&1 || { echo "tui_test: tmux not found" >&2; exit 1; }
+[ -x "$BIN" ] || { echo "tui_test: $BIN is not executable" >&2; exit 1; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/rstui.XXXXXX")
+T="tmux -L rstest$$ -f /dev/null"
+trap '$T kill-server >/dev/null 2>&1; rm -rf "$TMP"' EXIT
+trap 'exit 2' INT TERM HUP
+PASS=0
+FAIL=0
+SESSION=
+
+ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
+notok() {
+    FAIL=$((FAIL + 1))
+    echo "not ok - $1"
+    [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/#   /'
+    return 0
+}
+
+# --- driving the session -------------------------------------------------------
+
+# start NAME COLS LINES DB [VAR=VALUE...]: runs the TUI on DB in a new
+# session with a UTF-8 locale; once it exits, the pane prints a marker with
+# its exit status, then the tty's icanon and echo modes.
+start() {
+    SESSION=$1
+    script=$TMP/run-$1.sh
+    cols=$2 lines=$3 db=$4
+    shift 4
+    {
+        printf "env -u RECSCOPE_ASCII -u NO_COLOR LANG=C.UTF-8 LC_ALL=C.UTF-8 %s '%s' '%s'\n" \
+            "$*" "$BIN" "$db"
+        printf '%s\n' 'echo "EXITED rc=$?"'
+        printf '%s\n' "stty -a | tr ' ;' '\\n\\n' | grep -x -e '-*icanon' -e '-*echo'"
+        printf '%s\n' 'exec sleep 600'
+    } > "$script"
+    $T new-session -d -s "$SESSION" -x "$cols" -y "$lines" "sh '$script'"
+}
+
+screen() { $T capture-pane -p -t "$SESSION" 2>/dev/null; }
+keys() { $T send-keys -t "$SESSION" "$@"; }
+resize() { $T resize-window -t "$SESSION" -x "$1" -y "$2"; }
+
+# wait_until COMMAND...: polls (up to about 10 s) until COMMAND succeeds
+wait_until() {
+    i=0
+    while [ $i -lt 100 ]; do
+        "$@" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+shows() { screen | grep -qF -- "$1"; }
+hides() { ! shows "$1"; }
+line_is() { screen | sed -n "$1p" | grep -qE -- "$2"; } # line_is N REGEX
+wait_for() { wait_until shows "$1"; }
+
+# wait_frame LINE HINT: waits until line LINE (the last) starts with the
+# key-hint bar text HINT. curses writes a frame top to bottom, so the bar
+# being there means the whole new frame is.
+wait_frame() { wait_until line_is "$1" "^ $2"; }
+
+# expect DESCRIPTION REGEX...: one check, ok when a single capture of the
+# pane has a line matching each extended REGEX
+expect() {
+    desc=$1
+    shift
+    snap=$(screen)
+    for re in "$@"; do
+        if ! printf '%s\n' "$snap" | grep -qE -- "$re"; then
+            notok "$desc" "$snap"
+            return 0
+        fi
+    done
+    ok "$desc"
+}
+
+# expect_wait DESCRIPTION COMMAND...: ok when COMMAND succeeds within the timeout
+expect_wait() {
+    desc=$1
+    shift
+    if wait_until "$@"; then ok "$desc"; else notok "$desc" "$(screen)"; fi
+}
+
+# check_hidden DESCRIPTION TEXT: ok when the pane does not show TEXT
+check_hidden() {
+    if hides "$2"; then ok "$1"; else notok "$1" "$(screen)"; fi
+}
+
+# expect_width DESCRIPTION N: ok when no line of the pane is wider than N
+expect_width() {
+    if [ "$(screen | LC_ALL=C.UTF-8 wc -L)" -le "$2" ]; then
+        ok "$1"
+    else
+        notok "$1" "$(screen)"
+    fi
+}
+
+# quit KEY WHAT: presses KEY and checks the exit status and the tty modes
+quit() {
+    keys "$1"
+    if ! wait_for "EXITED rc="; then
+        notok "$2 ends the program" "$(screen)"
+        return 0
+    fi
+    expect "$2 ends the program with status 0" '^EXITED rc=0$'
+    expect "$2 leaves the terminal in canonical mode with echo" '^icanon$' '^echo$'
+}
+
+# --- the test dataset ----------------------------------------------------------
+
+mkdir "$TMP/data"
+cat > "$TMP/data/interactions.csv" <<'EOF'
+user_id,item_id,rating,timestamp
+u1,i1,5,1577836800
+u1,i2,4,1578441600
+u1,i3,3,1579046400
+u2,i1,4,1579651200
+u2,i4,2,1580256000
+u2,i5,5,1580860800
+u3,i1,3,1581465600
+u3,i2,5,1582070400
+u3,i6,1,1582675200
+u4,i1,4,1583280000
+u4,i3,4,1583884800
+u4,i5,2,1585612800
+EOF
+cat > "$TMP/data/items.csv" <<'EOF'
+item_id,title,year,genres,tags,description
+i1,Alpha,1999,Drama,classic,First item
+i2,Beta,2001,Comedy|Drama,,Second item
+i3,Gamma,2005,Action,,Third item
+i4,Delta,2010,Horror,,Fourth item
+i5,Epsilon,2015,Drama,,Fifth item
+i6,Zeta,2020,Comedy,,Sixth item
+EOF
+
+DB=$TMP/tiny.db
+if "$BIN" import "$DB" "$TMP/data" >"$TMP/import.log" 2>&1; then
+    ok "import creates the test database"
+else
+    notok "import creates the test database" "$(cat "$TMP/import.log")"
+    echo "$PASS passed, $FAIL failed"
+    exit 1
+fi
+
+# --- the overview at 100x30 --------------------------------------------------------
+# 4 users, 6 items, 12 interactions (density 12/24), ratings 1x1 2x2 3x2 4x4
+# 5x3 (mean 3.5), every user has 3 interactions, items have 1..4, dates
+# 2020-01-01 .. 2020-03-31.
+
+start main 100 30 "$DB"
+expect_wait "the overview appears with the key-hint bar on line 30" wait_frame 30 'q Quit'
+expect "the overview shows every section" 'Dataset' 'Ratings' \
+    'Interactions per user / item' 'Popularity long tail' 'Interactions over time'
+expect "the title bar names recscope, the database and the screen" \
+    '^ recscope .*tiny\.db +Overview$'
+expect "counts of users, items and interactions" \
+    'Users +4( |$)' 'Items +6( |$)' 'Interactions +12( |$)'
+expect "density 12 / (4 x 6) = 50%" 'Density +50\.0%'
+expect "rated and timed counts" 'Rated +12 +100%' 'Timed +12 +100%'
+expect "no splits and no runs yet" 'Splits / runs +0 / 0'
+expect "rating histogram bars with counts" \
+    ' 1 [^0-9]+ 1 +8\.3%' ' 4 [^0-9]+ 4 +33\.3%' ' 5 [^0-9]+ 3 +25\.0%'
+expect "rating mean and range" 'Ratings +mean 3\.50 . range 1-5'
+expect "interactions per user: min 3 .. max 3" '^ +user +3( +3)+ +top  5%'
+expect "interactions per item: min 1 .. max 4" '^ +item +1( +[0-9.]+)* +4 +top 10%'
+expect "popularity long tail" 'top  1% .* 33\.3%$' 'top 50% .* 66\.7%$'
+expect "interactions over time with first and last dates (UTC)" \
+    '^ +2020-01-01 +2020-03-31$'
+expect "the key-hint bar" '^ q Quit +\? Help +\^L Redraw *$'
+expect_width "nothing wider than 100 columns" 100
+
+# --- help --------------------------------------------------------------------------------
+
+keys '?'
+expect_wait "? opens the help overlay" wait_frame 30 'any key Close'
+expect "the help overlay says how to close it" 'press any key to close'
+expect "help is generated from the key table" \
+    'q, Esc +Quit' '\?, F1 +Help' '\^L +Redraw'
+keys x
+expect_wait "any key closes the help" wait_frame 30 'q Quit'
+expect "the overview is back after help" 'Users +4( |$)'
+check_hidden "the help overlay is gone" "press any key to close"
+
+# --- sizes ----------------------------------------------------------------------------------
+
+resize 80 24
+expect_wait "resizing to 80x24 redraws with the hints on line 24" wait_frame 24 'q Quit'
+expect "80x24 shows every section" 'Dataset' 'Ratings' 'Interactions per user / item' \
+    'Popularity long tail' 'Interactions over time' '^ +2020-01-01 +2020-03-31$' \
+    'Splits / runs +0 / 0'
+expect_wait "80x24 has the title on line 1" line_is 1 '^ recscope .*tiny\.db +Overview$'
+expect_width "nothing wider than 80 columns" 80
+resize 20 5
+expect_wait "20x5 says the terminal is too small" shows "terminal too small"
+resize 100 30
+expect_wait "growing again brings the overview back" wait_frame 30 'q Quit'
+expect "the overview is whole again at 100x30" 'Users +4( |$)' '^ +2020-01-01 +2020-03-31$'
+keys C-l
+expect_wait "^L redraws the overview" wait_frame 30 'q Quit'
+quit q "q on the overview"
+
+# --- Esc, an empty file, a hostile file name, ASCII ------------------------------------------
+
+start esc 80 24 "$DB"
+wait_frame 24 'q Quit'
+quit Escape "Esc on the overview"
+
+: > "$TMP/empty.db"
+start empty 80 24 "$TMP/empty.db"
+expect_wait "an empty file says how to import" wait_frame 24 'q Quit'
+expect "the import command is shown" 'recscope import DB PATH'
+expect "the empty message says there are no interactions" 'has no interactions yet'
+quit q "q on the empty overview"
+
+EVIL="$TMP/evil$(printf '\033')]0;pwned$(printf '\007')x.db"
+cp "$DB" "$EVIL"
+start evil 100 30 "$EVIL"
+wait_frame 30 'q Quit'
+expect "control characters in the file name are replaced" 'evil\?\]0;pwned\?x\.db'
+quit q "q with a hostile file name"
+
+start ascii 80 24 "$DB" RECSCOPE_ASCII=1
+wait_frame 24 'q Quit'
+expect "RECSCOPE_ASCII=1 draws the bars in ASCII" ' 4 #+ +4 +33\.3%'
+if screen | LC_ALL=C grep -q '[^ -~]'; then
+    notok "RECSCOPE_ASCII=1 writes only ASCII" "$(screen)"
+else
+    ok "RECSCOPE_ASCII=1 writes only ASCII"
+fi
+quit q "q in ASCII mode"
+
+[ -n "${RS_RESULTS:-}" ] && echo "$PASS $FAIL tui" >>"$RS_RESULTS"
+echo "tui: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]

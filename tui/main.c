@@ -1,0 +1,83 @@
+/*
+ * main.c - the single entry point: `recscope [DB]` opens the TUI,
+ * `recscope SUBCOMMAND ...` runs a headless command. The only file that
+ * calls exit().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "backend.h"
+#include "cli.h"
+#include "common.h"
+#include "tui.h"
+
+typedef struct Command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} Command;
+
+static const Command commands[] = {
+    {"import", cmd_import, "load interactions and metadata into a database"},
+    {"generate", cmd_generate, "write a generated sample dataset as CSV"},
+    {"info", cmd_info, "dataset statistics"},
+    {"users", cmd_users, "list users"},
+    {"items", cmd_items, "list items"},
+    {"history", cmd_history, "one user's interactions, oldest first"},
+};
+
+static void usage(FILE *f)
+{
+    fputs("usage: recscope [DB]                open the terminal UI on DB\n"
+          "       recscope COMMAND [ARGS...]   run a command headless\n"
+          "       recscope --version | --help\n\ncommands:\n",
+          f);
+    for (size_t k = 0; k < RS_ARRAY_LEN(commands); k++)
+        fprintf(f, "  %-10s %s\n", commands[k].name, commands[k].summary);
+    fputs("\n'recscope COMMAND --help' describes a command; 'man recscope' describes all.\n", f);
+}
+
+static void version(void)
+{
+    RsGpuInfo gi;
+    gpu_probe(&gi);
+    printf("recscope %s\n", RS_VERSION);
+    printf("build: %s", gpu_build_description());
+    if (gi.built)
+        printf("; device: %s", gi.devices > 0 ? gi.name : gi.message);
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *a = argv[1];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "help")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+        version();
+        return CLI_OK;
+    }
+    for (size_t k = 0; k < RS_ARRAY_LEN(commands); k++)
+        if (!strcmp(a, commands[k].name))
+            exit(commands[k].run(argc - 1, argv + 1));
+    if (a[0] == '-')
+        return cli_usage_error(NULL, "unknown option '%s'", a);
+    struct stat sb;
+    if (stat(a, &sb) != 0) {
+        if (!strchr(a, '/') && !strchr(a, '.'))
+            return cli_usage_error(NULL, "unknown command '%s'", a);
+        cli_error("%s: no such database (create one with 'recscope import %s PATH')", a, a);
+        return CLI_ERROR;
+    }
+    if (argc > 2)
+        return cli_usage_error(NULL, "unexpected argument '%s'", argv[2]);
+    return tui_run(a);
+}

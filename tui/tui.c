@@ -1,0 +1,336 @@
+/*
+ * tui.c - the terminal side of the TUI: opening the store, setting up and
+ * always restoring the terminal, the layout, the title and key-hint bars,
+ * and the event loop over a stack of screens (see tui_screen.h).
+ *
+ * The loop blocks in getch(): nothing needs polling yet. A key becomes an
+ * intent through tui_dispatch_key(); the loop alone acts on intents and
+ * draws. SIGINT, SIGTERM and SIGHUP interrupt the read and end the loop, so
+ * the terminal is restored on every way out.
+ */
+#include "tui.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "tui_screen.h"
+#include "tui_theme.h"
+
+#define TUI_MAX_DEPTH 16
+
+typedef struct Tui {
+    const char *db_path;
+    SCREEN *term;
+    TuiLayout lay;
+    TuiScreen *stack[TUI_MAX_DEPTH];
+    int depth;
+} Tui;
+
+static volatile sig_atomic_t tui_signalled;
+
+static const int tui_signals[] = { SIGINT, SIGTERM, SIGHUP };
+static struct sigaction tui_old_actions[RS_ARRAY_LEN(tui_signals)];
+
+/* --- layout and chrome ----------------------------------------------------- */
+
+void tui_layout_compute(TuiLayout *lay, int lines, int cols)
+{
+    memset(lay, 0, sizeof *lay);
+    lay->lines = lines > 0 ? lines : 0;
+    lay->cols = cols > 0 ? cols : 0;
+    lay->too_small = lines < TUI_MIN_LINES || cols < TUI_MIN_COLS;
+    lay->title = (TuiRect) { 0, 0, 1, lay->cols };
+    lay->hints = (TuiRect) { lay->lines - 1, 0, 1, lay->cols };
+    lay->body = (TuiRect) { 1, 0, lay->lines - 2, lay->cols };
+    if (lay->too_small)
+        lay->body.h = 0;
+}
+
+/* The topmost screen that is not an overlay: the one the title names. */
+static TuiScreen *tui_base_screen(const Tui *t)
+{
+    for (int i = t->depth - 1; i >= 0; i--)
+        if (!t->stack[i]->cls->overlay)
+            return t->stack[i];
+    return t->depth ? t->stack[0] : NULL;
+}
+
+/* The longest tail of s that fits in cols columns, cut at a character. */
+static const char *text_tail(const char *s, int cols)
+{
+    while (*s && tui_text_width(s) > cols) {
+        s++;
+        while (((unsigned char) *s & 0xC0) == 0x80)
+            s++;
+    }
+    return s;
+}
+
+/* " recscope — PATH ... SCREEN", the path cut from the left when long. */
+static void draw_title(const Tui *t)
+{
+    const TuiRect *r = &t->lay.title;
+    const TuiScreen *base = tui_base_screen(t);
+    char path[512];
+    tui_fill(r, 0, COL_TITLE);
+    int name_x = r->w - 1 - tui_put_right(r, 0, r->w - 1, COL_TITLE, base ? base->cls->name : "");
+    TuiRect left = { r->y, r->x, 1, name_x - 2 > 0 ? name_x - 2 : 0 };
+    int x = 1 + tui_printf(&left, 0, 1, COL_TITLE, "recscope%s", tui_glyphs()->dash);
+    int room = left.w - x;
+    if (tui_text_width(t->db_path) <= room) {
+        tui_put(&left, 0, x, COL_TITLE, t->db_path);
+    } else if (room > 1) {
+        snprintf(path, sizeof path, "%s%s", tui_glyphs()->ellipsis,
+                 text_tail(t->db_path, room - 1));
+        tui_put(&left, 0, x, COL_TITLE, path);
+    }
+}
+
+static void draw_hints(const Tui *t)
+{
+    const TuiRect *r = &t->lay.hints;
+    const TuiKey *hints[16];
+    size_t n = tui_key_hints(t->stack[t->depth - 1], hints, RS_ARRAY_LEN(hints));
+    int depth = t->depth, col = 0;
+    tui_fill(r, 0, COL_HINT);
+    for (size_t i = 0; i < n; i++) {
+        const char *help = tui_key_help(hints[i], depth);
+        int need = tui_text_width(hints[i]->name) + tui_text_width(help) + 3;
+        if (col + need > r->w)
+            break;
+        col += tui_printf(r, 0, col, COL_HINT_KEY, " %s", hints[i]->name);
+        col += tui_printf(r, 0, col, COL_HINT, " %s ", help);
+    }
+}
+
+static void draw_too_small(const Tui *t)
+{
+    TuiRect all = { 0, 0, t->lay.lines, t->lay.cols };
+    const char *msg = "terminal too small";
+    char need[48];
+    snprintf(need, sizeof need, "need %dx%d", TUI_MIN_COLS, TUI_MIN_LINES);
+    int row = all.h / 2 - 1 > 0 ? all.h / 2 - 1 : 0;
+    int w = tui_text_width(msg), nw = tui_text_width(need);
+    tui_put(&all, row, w < all.w ? (all.w - w) / 2 : 0, COL_ERROR, msg);
+    tui_put(&all, row + 1, nw < all.w ? (all.w - nw) / 2 : 0, COL_DIM, need);
+}
+
+static void tui_draw(Tui *t)
+{
+    erase();
+    if (t->lay.too_small) {
+        draw_too_small(t);
+    } else {
+        int from = t->depth - 1;
+        while (from > 0 && t->stack[from]->cls->overlay)
+            from--;
+        for (int i = from; i < t->depth; i++)
+            t->stack[i]->cls->draw(t->stack[i], &t->lay.body);
+        draw_title(t);
+        draw_hints(t);
+    }
+    attrset(A_NORMAL);
+    refresh();
+}
+
+static void tui_relayout(Tui *t)
+{
+    tui_layout_compute(&t->lay, LINES, COLS);
+    for (int i = 0; i < t->depth; i++)
+        if (t->stack[i]->cls->resize)
+            t->stack[i]->cls->resize(t->stack[i], &t->lay.body);
+}
+
+/* --- the screen stack -------------------------------------------------------- */
+
+static int tui_push(Tui *t, TuiScreen *s)
+{
+    if (!s)
+        return -1;
+    if (t->depth == TUI_MAX_DEPTH) {
+        s->cls->free(s);
+        return -1;
+    }
+    t->stack[t->depth++] = s;
+    if (s->cls->resize)
+        s->cls->resize(s, &t->lay.body);
+    return 0;
+}
+
+static void tui_pop(Tui *t)
+{
+    if (t->depth > 0) {
+        TuiScreen *s = t->stack[--t->depth];
+        s->cls->free(s);
+    }
+}
+
+/* Acts on an intent. Returns 1 when the loop should end. */
+static int tui_apply(Tui *t, TuiIntent in)
+{
+    if (in.flags & TUI_INTENT_QUIT) {
+        if (in.open)
+            in.open->cls->free(in.open);
+        return 1;
+    }
+    if (in.flags & TUI_INTENT_CLOSE)
+        tui_pop(t);
+    if (t->depth == 0)
+        return 1;
+    if (in.flags & TUI_INTENT_OPEN)
+        tui_push(t, in.open);
+    if (in.flags & TUI_INTENT_HELP)
+        tui_push(t, tui_help_new(t->stack[t->depth - 1], t->depth));
+    if (in.flags & TUI_INTENT_RESIZE)
+        tui_relayout(t);
+    if (in.flags & TUI_INTENT_FULL_REDRAW)
+        clearok(curscr, TRUE);
+    if (in.flags != TUI_INTENT_NONE)
+        tui_draw(t);
+    return 0;
+}
+
+/* --- terminal ---------------------------------------------------------------- */
+
+static void on_signal(int sig)
+{
+    tui_signalled = sig;
+}
+
+static void signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < RS_ARRAY_LEN(tui_signals); i++)
+        sigaction(tui_signals[i], &sa, &tui_old_actions[i]);
+}
+
+static void signals_restore(void)
+{
+    for (size_t i = 0; i < RS_ARRAY_LEN(tui_signals); i++)
+        sigaction(tui_signals[i], &tui_old_actions[i], NULL);
+}
+
+/* UTF-8 output unless the locale's codeset is something else or
+ * RECSCOPE_ASCII=1; colours unless NO_COLOR is set (no-color.org). */
+static void term_setup_look(void)
+{
+    const char *ascii = getenv("RECSCOPE_ASCII");
+    const char *nocolor = getenv("NO_COLOR");
+    int utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    tui_glyphs_init(utf8 && !(ascii && strcmp(ascii, "1") == 0));
+    tui_theme_init(!(nocolor && *nocolor));
+}
+
+static int term_start(Tui *t)
+{
+    setlocale(LC_ALL, "");
+    setlocale(LC_NUMERIC, "C");
+    tui_signalled = 0;
+    signals_install();
+    t->term = newterm(NULL, stdout, stdin);
+    if (!t->term) {
+        signals_restore();
+        return -1;
+    }
+    set_term(t->term);
+    cbreak();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    curs_set(0);
+    if (!getenv("ESCDELAY"))
+        set_escdelay(25);
+    term_setup_look();
+    return 0;
+}
+
+static void term_stop(Tui *t)
+{
+    if (t->term) {
+        endwin();
+        delscreen(t->term);
+        t->term = NULL;
+        signals_restore();
+    }
+}
+
+/* Reads keys until an intent or a signal ends the session. */
+static void tui_loop(Tui *t)
+{
+    int errors = 0;
+    tui_relayout(t);
+    tui_draw(t);
+    while (!tui_signalled && errors < 100) {
+        errno = 0;
+        int ch = getch();
+        if (ch == ERR) {
+            if (errno != EINTR) /* input closed: the terminal went away */
+                break;
+            errors++;
+            continue;
+        }
+        errors = 0;
+        if (ch == KEY_RESIZE) {
+            tui_apply(t, tui_intent(TUI_INTENT_RESIZE | TUI_INTENT_REDRAW));
+            continue;
+        }
+        if (tui_apply(t, tui_dispatch_key(t->stack[t->depth - 1], t->depth, ch)))
+            break;
+    }
+}
+
+/* A file of zero bytes: what `touch new.db` or an interrupted first write
+ * leaves. It has no recscope schema yet, so the store refuses it. */
+static int file_is_empty(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0;
+}
+
+int tui_run(const char *db_path)
+{
+    Tui t = { .db_path = db_path };
+    Store *store = NULL;
+    RsErr err;
+    int rc = 1;
+    rs_err_clear(&err);
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "recscope: the interactive view needs a terminal "
+                        "(see recscope --help for the commands)\n");
+        return 1;
+    }
+    if (store_open(&store, db_path, STORE_OPEN_READONLY, &err) < 0) {
+        store = NULL;
+        if (!file_is_empty(db_path)) /* an empty file shows how to import */
+            goto done;
+    }
+    if (tui_push(&t, tui_overview_new(store, db_path, &err)) < 0)
+        goto done;
+    if (term_start(&t) < 0) {
+        rs_err_set(&err, RS_EIO, "cannot use this terminal (TERM=%s)",
+                   getenv("TERM") ? getenv("TERM") : "unset");
+        goto done;
+    }
+    tui_loop(&t);
+    rc = 0;
+done:
+    term_stop(&t);
+    while (t.depth > 0)
+        tui_pop(&t);
+    store_close(store);
+    if (rc != 0)
+        fprintf(stderr, "recscope: %s\n", err.msg[0] ? err.msg : "cannot start the TUI");
+    return rc;
+}

@@ -1,0 +1,162 @@
+/*
+ * tui_screen.h - the screen framework of the TUI: screens, intents, key
+ * tables and the layout.
+ *
+ * A screen is a struct whose first member is a TuiScreen pointing at a const
+ * TuiScreenClass (its vtable). The event loop in tui.c keeps a stack of
+ * screens; only the top one gets keys.
+ *
+ * A key goes through two steps, neither of which touches the terminal:
+ *   1. tui_key_action() maps it to a TuiAction through the top screen's key
+ *      table, then the global table (keys.c);
+ *   2. the screen's handle_key hook turns the action into a TuiIntent, or
+ *      returns TUI_INTENT_UNHANDLED and tui_action_intent() decides.
+ * The loop then acts on the intent: redraw, open or close a screen, show
+ * help, quit. Handlers never draw.
+ *
+ * The key-hint bar and the help overlay are generated from the same key
+ * tables (tui_key_hints, tui_help_lines), so a binding is declared once.
+ */
+#ifndef RS_TUI_SCREEN_H
+#define RS_TUI_SCREEN_H
+
+#include <stddef.h>
+
+#include "common.h"
+#include "store.h"
+
+/* A rectangle of terminal cells: top row, left column, height, width. */
+typedef struct TuiRect {
+    int y, x, h, w;
+} TuiRect;
+
+/* Smallest terminal the TUI draws in; below it says "terminal too small". */
+#define TUI_MIN_COLS 40
+#define TUI_MIN_LINES 10
+
+/* Geometry of the whole terminal, recomputed on every resize. */
+typedef struct TuiLayout {
+    int lines, cols;
+    int too_small;     /* the screens are not drawn */
+    TuiRect title;     /* top row */
+    TuiRect body;      /* what a screen draws into */
+    TuiRect hints;     /* bottom row: the key-hint bar */
+} TuiLayout;
+
+/* Fills lay for a terminal of lines x cols (any values, even <= 0). */
+void tui_layout_compute(TuiLayout *lay, int lines, int cols);
+
+/* What a key means, independent of which key it is. */
+typedef enum TuiAction {
+    TUI_ACT_NONE = 0,
+    TUI_ACT_QUIT,   /* leave recscope from any screen */
+    TUI_ACT_BACK,   /* close this screen; quits on the first screen */
+    TUI_ACT_HELP,   /* the help overlay for this screen */
+    TUI_ACT_REDRAW, /* repaint the whole terminal */
+    TUI_ACT_SCREEN, /* first action number free for screen-specific use */
+} TuiAction;
+
+#define TUI_KEY_ANY (-2) /* matches every key; ends the lookup */
+#define TUI_KEY_HINT 1u  /* flag: show this binding in the key-hint bar */
+
+/* One key binding. Tables are static const arrays; several keys may share
+ * an action (the help overlay then lists them on one line). */
+typedef struct TuiKey {
+    int key;          /* a character, a KEY_* code, or TUI_KEY_ANY */
+    const char *name; /* as the user reads it: "q", "Esc", "^L" */
+    int action;       /* a TuiAction or a screen's own value >= TUI_ACT_SCREEN */
+    const char *help; /* short description: "Quit" */
+    unsigned flags;   /* TUI_KEY_HINT */
+} TuiKey;
+
+/* Intent flags returned by key handlers and acted on by the event loop. */
+enum {
+    TUI_INTENT_NONE = 0,
+    TUI_INTENT_REDRAW = 1u << 0,      /* draw the screens again */
+    TUI_INTENT_FULL_REDRAW = 1u << 1, /* forget what is on the terminal first */
+    TUI_INTENT_RESIZE = 1u << 2,      /* recompute the layout */
+    TUI_INTENT_QUIT = 1u << 3,        /* leave the event loop */
+    TUI_INTENT_CLOSE = 1u << 4,       /* pop the top screen */
+    TUI_INTENT_OPEN = 1u << 5,        /* push TuiIntent.open */
+    TUI_INTENT_HELP = 1u << 6,        /* push the help overlay for the top screen */
+    TUI_INTENT_UNHANDLED = 1u << 7,   /* handler declined: use tui_action_intent */
+};
+
+typedef struct TuiScreen TuiScreen;
+
+typedef struct TuiIntent {
+    unsigned flags;
+    TuiScreen *open; /* with TUI_INTENT_OPEN; the event loop takes ownership */
+} TuiIntent;
+
+/* Screen hooks. Any hook may be NULL except draw and free. */
+typedef struct TuiScreenClass {
+    const char *name;   /* shown at the right of the title bar */
+    const TuiKey *keys; /* looked up before the global keys; may be NULL */
+    size_t nkeys;
+    int overlay;        /* drawn on top of the screen beneath it */
+    /* Draws into body, which the loop has just erased; clip to it. */
+    void (*draw)(TuiScreen *s, const TuiRect *body);
+    /* Maps an action (TUI_ACT_NONE for an unbound key) to an intent. */
+    TuiIntent (*handle_key)(TuiScreen *s, int action, int key);
+    /* Called with the new body before the first draw and on every resize. */
+    void (*resize)(TuiScreen *s, const TuiRect *body);
+    void (*free)(TuiScreen *s);
+} TuiScreenClass;
+
+struct TuiScreen {
+    const TuiScreenClass *cls;
+};
+
+static inline TuiIntent tui_intent(unsigned flags)
+{
+    TuiIntent in = { flags, NULL };
+    return in;
+}
+
+/* --- keys.c --------------------------------------------------------------- */
+
+/* The action bound to key on screen s (its own table, then the global one);
+ * TUI_ACT_NONE when unbound. */
+int tui_key_action(const TuiScreen *s, int key);
+
+/* The default meaning of an action on a screen at depth (1 = the first
+ * screen): BACK quits at depth 1 and closes otherwise, and so on. */
+TuiIntent tui_action_intent(int action, int depth);
+
+/* Runs one key through screen s at depth: lookup, the screen's hook, then
+ * the defaults. Pure apart from what the hook does. */
+TuiIntent tui_dispatch_key(TuiScreen *s, int depth, int key);
+
+/* The help text of a binding as shown at depth ("Quit" becomes "Back" for
+ * TUI_ACT_BACK below the first screen). */
+const char *tui_key_help(const TuiKey *k, int depth);
+
+/* Bindings for the key-hint bar of screen s, in order: its own hinted keys,
+ * then the global ones (unless its table has a TUI_KEY_ANY entry). Stores up
+ * to max pointers in out and returns how many. */
+size_t tui_key_hints(const TuiScreen *s, const TuiKey **out, size_t max);
+
+/* One line of the help overlay: the keys sharing an action, and the text. */
+typedef struct TuiHelpLine {
+    char keys[32];    /* "q, Esc" */
+    const char *help; /* static text */
+} TuiHelpLine;
+
+/* The help lines for screen s at depth, grouped by action. Returns how many
+ * were stored (at most max). */
+size_t tui_help_lines(const TuiScreen *s, int depth, TuiHelpLine *out, size_t max);
+
+/* --- screens ---------------------------------------------------------------- */
+
+/* The dataset overview. Reads the statistics from store (which the caller
+ * keeps open and owns) once; store NULL stands for an empty file and shows
+ * how to import. path is copied for display. Returns NULL and fills err on
+ * failure. */
+TuiScreen *tui_overview_new(Store *store, const char *path, RsErr *err);
+
+/* The help overlay for screen under at depth; under must outlive it. Any
+ * key closes it. Returns NULL when out of memory. */
+TuiScreen *tui_help_new(TuiScreen *under, int depth);
+
+#endif
