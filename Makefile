@@ -47,7 +47,7 @@ endif
 LIBS := $(BUILD)/libtui.a $(BUILD)/libstore.a $(BUILD)/libengine.a $(BUILD)/libgpu.a
 LDLIBS := $(PKG_LIBS) $(GPU_LIBS)
 
-.PHONY: all test unit asan asan-unit cli-test tui-test man-test demo bench install deps clean help check-layers tests-bin
+.PHONY: all test unit asan asan-unit asan-cli nocuda-test cli-test tui-test man-test demo bench install deps clean help check-layers tests-bin
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/recscope
@@ -116,6 +116,18 @@ asan-unit: asan
 cli-test: $(BUILD)/recscope
 	@sh tests/cli_test.sh $(BUILD)/recscope
 
+# The build without nvcc: it must succeed and say so.
+nocuda-test:
+	@$(MAKE) --no-print-directory BUILD=build/nocuda NO_CUDA=1 build/nocuda/recscope >/dev/null
+	@if build/nocuda/recscope --version | grep -q "CUDA: not built"; then \
+	    echo "nocuda: 1 passed, 0 failed"; r="1 0"; else \
+	    echo "nocuda: 0 passed, 1 failed"; r="0 1"; fi; \
+	    [ -n "$${RS_RESULTS:-}" ] && echo "$$r nocuda" >> "$$RS_RESULTS"; [ "$$r" = "1 0" ]
+
+# The command-line tests again on the ASan/UBSan binary (leaks included).
+asan-cli: asan
+	@ASAN_OPTIONS=detect_leaks=1 RS_SUITE=cli-asan sh tests/cli_test.sh build/asan/recscope
+
 tui-test: $(BUILD)/recscope
 	@sh tests/tui_test.sh $(BUILD)/recscope
 
@@ -125,7 +137,7 @@ tui-test: $(BUILD)/recscope
 RESULTS := $(abspath build/test-results)
 test:
 	@rm -f $(RESULTS); mkdir -p build
-	@$(MAKE) --no-print-directory RS_RESULTS=$(RESULTS) unit asan-unit cli-test tui-test man-test
+	@$(MAKE) --no-print-directory RS_RESULTS=$(RESULTS) unit asan-unit cli-test asan-cli tui-test man-test nocuda-test
 	@sh tests/summary.sh $(RESULTS)
 
 man-test: $(BUILD)/recscope

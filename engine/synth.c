@@ -7,7 +7,7 @@
  * give the same bytes everywhere:
  *
  *   1. The catalogue: genre embeddings, Zipf popularity over a random
- *      permutation of the items (weight rank^-1.125), series (about 10% of the
+ *      permutation of the items (weight rank^-1.25), series (about 10% of the
  *      items, 2-6 consecutive ids with decaying popularity), then each item's
  *      genres, year, tags, title, description and latent factors; items.csv is
  *      written as it goes. Items are then filed into one pool per genre plus
@@ -25,8 +25,8 @@
  *      an activity window with sessions of strictly increasing timestamps,
  *      and for each step an item drawn without replacement by genre taste x
  *      popularity among items already released, with a pull towards new
- *      releases, series started at part 1 and continued in order a few steps
- *      later. Ratings come from a biased matrix-factorisation model (Koren,
+ *      releases and towards the session's genre, series started at part 1
+ *      and continued in order a few steps later. Ratings come from a biased matrix-factorisation model (Koren,
  *      Bell & Volinsky, "Matrix factorization techniques for recommender
  *      systems", 2009, eq. 4) plus noise, cut at the calibrated thresholds.
  *
@@ -85,6 +85,7 @@ enum {
 #define P_REDIRECT 0.85      /* a later part drawn: start at the first unseen part */
 #define P_CONTINUE 0.75      /* after a part, queue the next part */
 #define P_DRIFT 0.5          /* a user's taste drifts to a new genre */
+#define P_MOOD 0.6           /* draw from the session's genre */
 #define ACTIVITY_CAP 40.0    /* largest activity weight (mean ~1) */
 /* Rating model scales, set so that global / bias-baseline / MF RMSE come out
  * near MovieLens-100K's (about 1.13 / 0.94 / 0.92). */
@@ -331,7 +332,7 @@ static const Occupation OCCUPATIONS[] = {
     {"student", 196, G_COMEDY},       {"technician", 27, G_ACTION},
     {"writer", 45, G_DRAMA},
 };
-enum { OCC_RETIRED = 15, OCC_STUDENT = 18 };
+enum { OCC_RETIRED = 15, OCC_STUDENT = 18 }; /* indices into OCCUPATIONS */
 
 #define PICK(r, list) ((list)[rng_below((r), RS_ARRAY_LEN(list))])
 
@@ -395,8 +396,10 @@ static int out_open(Out *o, const char *dir, const char *name, RsErr *err)
     memset(o, 0, sizeof *o);
     int a = snprintf(o->dst, sizeof o->dst, "%s/%s", dir, name);
     int b = snprintf(o->tmp, sizeof o->tmp, "%s/.%s.part", dir, name);
-    if (a < 0 || b < 0 || (size_t)b >= sizeof o->tmp)
+    if (a < 0 || b < 0 || (size_t)b >= sizeof o->tmp) {
+        o->tmp[0] = '\0'; /* nothing for out_abort to remove */
         return rs_err_set(err, RS_EIO, "%s/%s: path too long", dir, name);
+    }
     o->cap = 1 << 16;
     o->buf = malloc(o->cap);
     if (!o->buf)
@@ -406,7 +409,9 @@ static int out_open(Out *o, const char *dir, const char *name, RsErr *err)
         int e = errno;
         free(o->buf);
         o->buf = NULL;
-        return rs_err_set(err, RS_EIO, "cannot create %s: %s", o->tmp, strerror(e));
+        rs_err_set(err, RS_EIO, "cannot create %s: %s", o->tmp, strerror(e));
+        o->tmp[0] = '\0';
+        return RS_EIO;
     }
     return RS_OK;
 }
@@ -728,13 +733,13 @@ static double popularity_bias(uint32_t rank, size_t I)
     return 0.25 * (0.5 - (double)rank / (double)I);
 }
 
-/* Popularity of the item of rank r (0 = most popular): Zipf, (r + 1)^-1.125.
+/* Popularity of the item of rank r (0 = most popular): Zipf, (r + 1)^-1.25.
  * The exponent is a little over 1 because drawing without replacement,
  * genre tastes and release dates flatten what users end up rating. */
 static double zipf_weight(uint32_t r)
 {
     double x = (double)r + 1.0;
-    return 1.0 / (x * sqrt(sqrt(sqrt(x))));
+    return 1.0 / (x * sqrt(sqrt(x)));
 }
 
 /* q = mean genre embedding + ITEM_NOISE * noise / sqrt(K) */
@@ -971,6 +976,18 @@ static int draw_occupation(RsRng *r)
     return i;
 }
 
+/* A genre of t, drawn by theta. */
+static int taste_genre(const Taste *t, RsRng *r)
+{
+    double x = rng_uniform(r);
+    for (int j = 0; j < t->n - 1; j++) {
+        if (x < t->theta[j])
+            return t->g[j];
+        x -= t->theta[j];
+    }
+    return t->g[t->n - 1];
+}
+
 static int taste_has(const int *g, int n, int genre)
 {
     for (int j = 0; j < n; j++)
@@ -1190,8 +1207,9 @@ static int compare_u64(const void *a, const void *b)
 
 /* n strictly increasing timestamps in sessions inside one activity window:
  * window length skewed short (1 day to 10 years), sessions of ratings 20 s
- * to 10 min apart. */
-static void make_times(Gen *g, size_t n, RsRng *r)
+ * to 10 min apart. Returns the number of sessions S; step j is in session
+ * j * S / n. */
+static size_t make_times(Gen *g, size_t n, RsRng *r)
 {
     double v = rng_uniform(r);
     int64_t span = DAY * (1 + (int64_t)(WINDOW_MAX_DAYS * v * v * v));
@@ -1222,10 +1240,12 @@ static void make_times(Gen *g, size_t n, RsRng *r)
         }
         g->ts[j] = t;
     }
+    return S;
 }
 
 typedef struct UserState {
     uint32_t stamp; /* u + 1 */
+    int mood;       /* this session's genre */
     int rest_mode;
     size_t nrest;
     int npending;
@@ -1308,7 +1328,9 @@ static int64_t pick_item(Gen *g, UserState *s, const Profile *pr, double f, int 
     const Catalog *c = &g->cat;
     if (!s->rest_mode) {
         for (int attempt = 0; attempt < 48; attempt++) {
-            const Pool *pool = choose_pool(c, rng_uniform(r) < f ? &pr->t1 : &pr->t0, yi, r);
+            const Pool *pool = &c->pools[s->mood];
+            if (rng_uniform(r) >= P_MOOD)
+                pool = choose_pool(c, rng_uniform(r) < f ? &pr->t1 : &pr->t0, yi, r);
             int64_t id = -1;
             if (rng_uniform(r) < P_NEW_RELEASE)
                 id = pool_draw(pool, yi >= 2 ? yi - 2 : 0, yi, r);
@@ -1369,11 +1391,17 @@ static int gen_user(Gen *g, size_t u, size_t n, Out *users, Out *inter, size_t *
         inter = NULL;
     RsRng r;
     stream_seed(&r, g->p->seed, TAG_STEPS, u);
-    make_times(g, n, &r);
+    size_t S = make_times(g, n, &r), session = SIZE_MAX;
     UserState s = {.stamp = (uint32_t)(u + 1)};
     for (size_t j = 0; j < n; j++) {
         double f = (double)j / (double)n;
         int yi = year_index(g, g->ts[j]);
+        if ((uint64_t)j * S / n != session) {
+            /* a session keeps to one genre of the user's current taste (the
+             * short-term signal sequence models pick up) */
+            session = (size_t)((uint64_t)j * S / n);
+            s.mood = taste_genre(rng_uniform(&r) < f ? &pr.t1 : &pr.t0, &r);
+        }
         int64_t id = pending_take(g, &s, j, yi);
         if (id < 0)
             id = pick_item(g, &s, &pr, f, yi, &r);

@@ -166,6 +166,26 @@ static int get_id(Importer *im, const CsvReader *r, size_t col, const char *name
     return get_text(im, r, col, name, enc, MAX_ID_LEN, 0, out);
 }
 
+/* get_id without a copy when the field can be used as it is (valid UTF-8
+ * or ASCII): *out points into the reader's row, or to *own when converted.
+ * The caller frees *own. This is the hot path of every interaction row. */
+static int get_id_view(Importer *im, const CsvReader *r, size_t col, const char *name,
+                       int numeric, TextEncoding enc, const char **out, char **own)
+{
+    const char *s = csvr_field(r, col);
+    size_t len = csvr_field_len(r, col);
+    *own = NULL;
+    if (len > 0 && len <= MAX_ID_LEN && enc != TEXT_LATIN1 &&
+        (numeric ? text_is_digits(s, len)
+                 : text_utf8_invalid_at(s, len) == len && !memchr(s, '\0', len))) {
+        *out = s;
+        return 1;
+    }
+    int ok = get_id(im, r, col, name, numeric, enc, own);
+    *out = *own;
+    return ok;
+}
+
 static int get_rating(Importer *im, const CsvReader *r, size_t col, const char *name,
                       float *out)
 {
@@ -244,14 +264,17 @@ static size_t spec_width(const RowSpec *sp)
 /* Reads one interaction row. Returns 1 (row added), 0 (skipped) or < 0. */
 static int read_interaction(Importer *im, const CsvReader *r, const RowSpec *sp)
 {
-    char *u = NULL, *i = NULL;
+    const char *u = NULL, *i = NULL;
+    char *own_u = NULL, *own_i = NULL;
     float rating = NAN;
     int64_t ts = STAGE_NO_TS;
     int ok = check_width(im, r, spec_width(sp));
     if (ok == 1)
-        ok = get_id(im, r, (size_t)sp->user, sp->nuser, sp->numeric_ids, sp->enc, &u);
+        ok = get_id_view(im, r, (size_t)sp->user, sp->nuser, sp->numeric_ids, sp->enc, &u,
+                         &own_u);
     if (ok == 1)
-        ok = get_id(im, r, (size_t)sp->item, sp->nitem, sp->numeric_ids, sp->enc, &i);
+        ok = get_id_view(im, r, (size_t)sp->item, sp->nitem, sp->numeric_ids, sp->enc, &i,
+                         &own_i);
     if (ok == 1 && sp->rating >= 0)
         ok = get_rating(im, r, (size_t)sp->rating, sp->nrating, &rating);
     if (ok == 1 && sp->time >= 0)
@@ -262,8 +285,8 @@ static int read_interaction(Importer *im, const CsvReader *r, const RowSpec *sp)
             stage_add_row(&im->st, ui, ii, rating, ts))
             ok = rs_err_set(im->err, RS_ENOMEM, "out of memory");
     }
-    free(u);
-    free(i);
+    free(own_u);
+    free(own_i);
     return ok;
 }
 

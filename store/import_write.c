@@ -182,7 +182,12 @@ static int write_interactions(Store *s, Stage *stg, const int64_t *uid, const in
         stg->rows[k].u = (uint32_t)uid[stg->rows[k].u];
         stg->rows[k].i = (uint32_t)iid[stg->rows[k].i];
     }
-    qsort(stg->rows, stg->nrows, sizeof *stg->rows, cmp_db_row);
+    /* A fresh load keeps the staging order (ids are assigned in it). */
+    int sorted = 1;
+    for (size_t k = 1; k < stg->nrows && sorted; k++)
+        sorted = cmp_db_row(&stg->rows[k - 1], &stg->rows[k]) < 0;
+    if (!sorted)
+        qsort(stg->rows, stg->nrows, sizeof *stg->rows, cmp_db_row);
     int64_t before = 0;
     int rc = fresh ? RS_OK : st_query_int(s, "SELECT count(*) FROM interactions", &before, err);
     sqlite3_stmt *one = NULL, *batch = NULL;

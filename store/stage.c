@@ -157,12 +157,20 @@ size_t stage_dedupe(Stage *st)
 {
     if (st->nrows < 2)
         return 0;
-    /* Rows usually arrive grouped by user; skip the sort when already ordered. */
-    int sorted = 1;
-    for (size_t k = 1; k < st->nrows && sorted; k++)
-        sorted = cmp_row(&st->rows[k - 1], &st->rows[k]) <= 0;
-    if (!sorted)
+    /* Rows usually arrive grouped by user, users in first-seen order: then
+     * each user's rows are sorted alone (small, cache-resident sorts). */
+    int by_user = 1;
+    for (size_t k = 1; k < st->nrows && by_user; k++)
+        by_user = st->rows[k - 1].u <= st->rows[k].u;
+    if (by_user) {
+        for (size_t a = 0, b; a < st->nrows; a = b) {
+            for (b = a + 1; b < st->nrows && st->rows[b].u == st->rows[a].u; b++)
+                ;
+            qsort(st->rows + a, b - a, sizeof *st->rows, cmp_row);
+        }
+    } else {
         qsort(st->rows, st->nrows, sizeof *st->rows, cmp_row);
+    }
     size_t w = 0;
     for (size_t k = 0; k < st->nrows; k++) {
         if (w > 0 && st->rows[w - 1].u == st->rows[k].u && st->rows[w - 1].i == st->rows[k].i)

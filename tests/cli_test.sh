@@ -110,6 +110,6 @@ else
     echo "skip - MovieLens-100K not found (set RECSCOPE_ML100K or provide ../shared/datasets/ml-100k)"
 fi
 
-[ -n "${RS_RESULTS:-}" ] && echo "$pass $fail cli" >>"$RS_RESULTS"
-echo "cli: $pass passed, $fail failed"
+[ -n "${RS_RESULTS:-}" ] && echo "$pass $fail ${RS_SUITE:-cli}" >>"$RS_RESULTS"
+echo "${RS_SUITE:-cli}: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
