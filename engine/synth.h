@@ -41,7 +41,9 @@ int synth_params_check(const SynthParams *p, RsErr *err);
  * line ends and RFC 4180 quoting only where a field needs it:
  *
  *   items.csv         item_id,title,year,genres,tags,description
- *                     (ids 1..I; genres and tags '|'-separated)
+ *                     (ids 1..I; years 1930..2024; 1-3 of 18 MovieLens
+ *                     genres and 0-4 tags, '|'-separated; parts of a series
+ *                     have consecutive ids and titles "NAME: Part k")
  *   users.csv         user_id,age,gender,occupation   (ids 1..U)
  *   interactions.csv  user_id,item_id,rating,timestamp
  *                     (ratings 1..5, Unix seconds 1997..2024, each
@@ -51,9 +53,9 @@ int synth_params_check(const SynthParams *p, RsErr *err);
  *   generator.txt     "recscope generate --users U --items I
  *                     --interactions NNZ --seed S", one line
  *
- * Files are written under temporary names and renamed when complete, so a
- * failed or cancelled run leaves no partial CSV behind (files of an earlier
- * run in outdir are replaced only on success).
+ * Files are written under temporary names (OUTDIR/.NAME.part) and renamed
+ * when all are complete, so a failed or cancelled run leaves no partial CSV
+ * behind (files of an earlier run in outdir are replaced only on success).
  *
  * progress (may be NULL) is called now and then with the fraction done and
  * "generating"; a non-zero return stops with RS_ECANCEL. Returns RS_OK,

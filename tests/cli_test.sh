@@ -74,6 +74,16 @@ expect "history of a user" 0 "$BIN" history "$T/g.db" "$u" --format tsv
 expect "history of an unknown user" 1 "$BIN" history "$T/g.db" no-such-user
 has "unknown user message" "$T/err" 'no user with id "no-such-user"'
 
+# the committed sample data is exactly what the generator writes
+SD=$(dirname "$0")/../sample-data
+if [ -f "$SD/generator.txt" ]; then
+    # shellcheck disable=SC2046
+    expect "regenerate the sample data" 0 "$BIN" generate "$T/sample" $(sed 's/^recscope generate //' "$SD/generator.txt")
+    same=1
+    for f in interactions.csv items.csv users.csv generator.txt; do cmp -s "$SD/$f" "$T/sample/$f" || same=0; done
+    [ $same -eq 1 ] && ok "sample-data/ is the generator's output, byte for byte" || nok "sample-data/ is the generator's output, byte for byte"
+fi
+
 # --- bad input leaves the database unchanged ------------------------------------
 before=$(dump "$T/g.db")
 printf 'user,item,rating\nu1,i1,4\nu2,i2,abc\n' >"$T/bad.csv"
