@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void cli_error(const char *fmt, ...)
 {
@@ -123,4 +124,28 @@ const char *cli_clean(const char *s, char *buf, size_t cap)
     }
     buf[w] = '\0';
     return buf;
+}
+
+int cli_progress(void *ctx, double fraction, const char *phase)
+{
+    CliProgress *p = ctx;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double now = (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+    if (now - p->last < 0.25 && fraction < 1.0)
+        return 0;
+    p->last = now;
+    const char *base = strrchr(phase, '/');
+    base = base ? base + 1 : phase;
+    if (fraction >= 0)
+        fprintf(stderr, "\r\033[K%s: %s %3.0f%%", p->what, base, fraction * 100);
+    else
+        fprintf(stderr, "\r\033[K%s: %s...", p->what, base);
+    return 0;
+}
+
+void cli_progress_end(CliProgress *p)
+{
+    (void)p;
+    fputs("\r\033[K", stderr);
 }

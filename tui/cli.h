@@ -39,6 +39,16 @@ void tsv_str(FILE *f, const char *s);
  * writing untrusted text to a terminal. NULL gives "-". */
 const char *cli_clean(const char *s, char *buf, size_t cap);
 
+/* Progress on stderr for a long command: "WHAT: PHASE NN%" redrawn in place
+ * at most four times a second. Use cli_progress as the RsProgressFn with a
+ * CliProgress as its context, and cli_progress_end() to clear the line. */
+typedef struct CliProgress {
+    const char *what;
+    double last;
+} CliProgress;
+int cli_progress(void *ctx, double fraction, const char *phase);
+void cli_progress_end(CliProgress *p);
+
 int cmd_import(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);

@@ -28,23 +28,6 @@ static const char generate_usage[] =
     "  -q, --quiet       print nothing on success\n"
     "  -h, --help        this help\n";
 
-typedef struct Progress {
-    double last;
-} Progress;
-
-static int show_progress(void *ctx, double fraction, const char *phase)
-{
-    Progress *p = ctx;
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    double now = (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-    if (now - p->last < 0.25 && fraction < 1.0)
-        return 0;
-    p->last = now;
-    fprintf(stderr, "\r\033[Kgenerate: %s %3.0f%%", phase, fraction * 100);
-    return 0;
-}
-
 /* A positive size for --NAME. */
 static int parse_size(const char *name, const char *s, size_t *out)
 {
@@ -103,11 +86,11 @@ int cmd_generate(int argc, char **argv)
     if (synth_params_check(&p, &err))
         return cli_usage_error("generate", "%s", err.msg);
 
-    Progress prog = {0};
+    CliProgress prog = {"generate", 0};
     int show = !quiet && isatty(STDERR_FILENO);
-    int rc = synth_generate(outdir, &p, show ? show_progress : NULL, &prog, &err);
+    int rc = synth_generate(outdir, &p, show ? cli_progress : NULL, &prog, &err);
     if (show)
-        fputs("\r\033[K", stderr);
+        cli_progress_end(&prog);
     if (rc)
         return cli_fail(&err);
     if (!quiet)

@@ -67,27 +67,6 @@ static int parse_sep(const char *s, char *out)
     return 0;
 }
 
-typedef struct Progress {
-    double last;
-} Progress;
-
-static int show_progress(void *ctx, double fraction, const char *phase)
-{
-    Progress *p = ctx;
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    double now = (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-    if (now - p->last < 0.25)
-        return 0;
-    p->last = now;
-    const char *base = strrchr(phase, '/');
-    if (fraction >= 0)
-        fprintf(stderr, "\r\033[Kimport: %s %3.0f%%", base ? base + 1 : phase, fraction * 100);
-    else
-        fprintf(stderr, "\r\033[Kimport: %s...", phase);
-    return 0;
-}
-
 static void print_report(const char *db, const ImportReport *r)
 {
     printf("imported %s into %s: %lld rows read, %lld interactions added", r->formats, db,
@@ -159,9 +138,9 @@ int cmd_import(int argc, char **argv)
     if (argc - optind < 2)
         return cli_usage_error("import", "expected a database and at least one PATH");
     const char *db = argv[optind];
-    Progress prog = {0};
+    CliProgress prog = {"import", 0};
     if (!quiet && isatty(STDERR_FILENO)) {
-        o.progress = show_progress;
+        o.progress = cli_progress;
         o.progress_ctx = &prog;
     }
     RsErr err = {0};
@@ -173,7 +152,7 @@ int cmd_import(int argc, char **argv)
         rc = store_import(s, (const char *const *)argv + optind + 1, (size_t)(argc - optind - 1),
                           &o, &rep, &err);
     if (o.progress)
-        fputs("\r\033[K", stderr);
+        cli_progress_end(&prog);
     store_close(s);
     if (rc && !existed) {
         /* Nothing was there before: leave nothing behind. */
