@@ -83,7 +83,7 @@ $(BUILD)/gpu/gpu_cuda.o: gpu/gpu_cuda.cu engine/backend.h engine/common.h | $(BU
 
 $(BUILD)/tests/%.o: tests/%.c | $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -Wno-missing-prototypes -Itests -Itui -Istore -Iengine $(TUI_PKG_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(BASE_CFLAGS) -Wno-missing-prototypes -Itests -Itui -Istore -Iengine $(TUI_PKG_CFLAGS) $(ENGINE_PKG_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libengine.a: $(ENGINE_OBJ)
 	@rm -f $@; ar rcs $@ $^

@@ -71,3 +71,135 @@ const char *tu_ml100k(void)
     }
     return NULL;
 }
+
+/* ---- MovieLens-100K helpers ----------------------------------------------- */
+#include <math.h>
+
+#include "rng.h"
+
+RsMatrix *tu_ml100k_load(const char *name)
+{
+    const char *dir = tu_ml100k();
+    if (!dir)
+        return NULL;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        perror(path);
+        abort();
+    }
+    size_t cap = 1 << 17, n = 0;
+    RsTriplet *t = malloc(cap * sizeof *t);
+    unsigned u, i;
+    double r;
+    long long ts;
+    while (fscanf(f, "%u %u %lf %lld", &u, &i, &r, &ts) == 4) {
+        if (u < 1 || u > 943 || i < 1 || i > 1682)
+            abort();
+        if (n == cap)
+            t = realloc(t, (cap *= 2) * sizeof *t);
+        t[n++] = (RsTriplet){u - 1, i - 1, (float)r, ts};
+    }
+    fclose(f);
+    RsMatrix *m;
+    RsErr err;
+    if (rs_matrix_build(943, 1682, t, n, &m, &err) != RS_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        abort();
+    }
+    free(t);
+    return m;
+}
+
+void tu_split_random(const RsMatrix *m, double test_frac, uint64_t seed, RsMatrix **train,
+                     RsMatrix **test)
+{
+    uint8_t *part = calloc(m->NNZ ? m->NNZ : 1, 1);
+    size_t *idx = malloc((m->I + 1) * sizeof *idx);
+    RsRng rng;
+    rng_seed(&rng, seed);
+    for (size_t u = 0; u < m->U; u++) {
+        size_t b = m->u_ptr[u], n = m->u_ptr[u + 1] - b;
+        for (size_t k = 0; k < n; k++)
+            idx[k] = b + k;
+        for (size_t k = n; k > 1; k--) { /* Fisher-Yates */
+            size_t j = (size_t)rng_below(&rng, k);
+            size_t tmp = idx[k - 1];
+            idx[k - 1] = idx[j];
+            idx[j] = tmp;
+        }
+        size_t nt = (size_t)floor(test_frac * (double)n + 0.5);
+        if (nt == 0 && n >= 2)
+            nt = 1;
+        for (size_t k = 0; k < nt; k++)
+            part[idx[k]] = 1;
+    }
+    RsErr err;
+    if (rs_matrix_select(m, part, 0, train, &err) || rs_matrix_select(m, part, 1, test, &err))
+        abort();
+    free(part);
+    free(idx);
+}
+
+double tu_ndcg_full(const RsModel *m, const RsMatrix *train, const RsMatrix *test, size_t K)
+{
+    double total = 0;
+    size_t users = 0;
+    RsRec *rec = malloc(K * sizeof *rec);
+    RsErr err;
+    for (uint32_t u = 0; u < test->U; u++) {
+        size_t nrel = rs_user_count(test, u);
+        if (nrel == 0)
+            continue;
+        size_t n;
+        if (model_recommend(m, train, u, K, 1, rec, &n, &err) != RS_OK) {
+            fprintf(stderr, "recommend: %s\n", err.msg);
+            abort();
+        }
+        double dcg = 0, idcg = 0;
+        for (size_t r = 0; r < n; r++)
+            if (rs_matrix_find(test, u, rec[r].item) != (size_t)-1)
+                dcg += 1.0 / log2((double)r + 2.0);
+        for (size_t r = 0; r < (nrel < K ? nrel : K); r++)
+            idcg += 1.0 / log2((double)r + 2.0);
+        total += dcg / idcg;
+        users++;
+    }
+    free(rec);
+    return users ? total / (double)users : 0;
+}
+
+double tu_rmse(const RsModel *m, const RsMatrix *train, const RsMatrix *test)
+{
+    double se = 0;
+    size_t n = 0;
+    for (uint32_t u = 0; u < test->U; u++)
+        for (size_t k = test->u_ptr[u]; k < test->u_ptr[u + 1]; k++) {
+            float p;
+            if (isnan(test->u_rating[k]) || m->cls->predict(m, train, u, test->u_items[k], &p))
+                continue;
+            se += (p - test->u_rating[k]) * (double)(p - test->u_rating[k]);
+            n++;
+        }
+    return n ? sqrt(se / (double)n) : NAN;
+}
+
+RsModel *tu_fit(const ModelClass *cls, const RsMatrix *train, const RsCatalog *cat,
+                const char *const *kv, size_t nkv, uint64_t seed)
+{
+    ParamValues pv;
+    RsErr err = {0};
+    RsModel *m;
+    if (params_parse(cls->params, cls->nparams, kv, nkv, &pv, &err) ||
+        model_new(cls, train->U, train->I, &pv, seed, &m, &err)) {
+        fprintf(stderr, "tu_fit: %s\n", err.msg);
+        abort();
+    }
+    FitContext ctx = {.train = train, .cat = cat, .nthreads = 2};
+    if (model_fit(m, &ctx, &err)) {
+        fprintf(stderr, "tu_fit %s: %s\n", cls->name, err.msg);
+        abort();
+    }
+    return m;
+}

@@ -19,3 +19,27 @@ char *tu_path(const char *dir, const char *name);
 const char *tu_ml100k(void);
 
 #endif
+
+/* ---- MovieLens-100K helpers for model tests (independent of store/ and of
+ * engine/metrics.c, so quality tests also check those) ---- */
+#include "dataset.h"
+#include "model.h"
+
+/* Loads a u.data-style file (user item rating ts, tab-separated) from the
+ * ML-100K folder into a 943 x 1682 matrix (index = id - 1). NULL when the
+ * folder is absent; aborts on a malformed file. name: "u.data", "u1.base"... */
+RsMatrix *tu_ml100k_load(const char *name);
+/* Per-user random holdout: each user's interactions are shuffled with a
+ * seeded RNG and the first round(frac * n) (at least 1 when n >= 2) go to
+ * test. */
+void tu_split_random(const RsMatrix *m, double test_frac, uint64_t seed, RsMatrix **train,
+                     RsMatrix **test);
+/* NDCG@K with binary gains under full ranking (all items not in the user's
+ * training row are candidates; all test items relevant), averaged over
+ * users with test items. A plain reference implementation. */
+double tu_ndcg_full(const RsModel *m, const RsMatrix *train, const RsMatrix *test, size_t K);
+/* RMSE of m->cls->predict over the rated test entries. */
+double tu_rmse(const RsModel *m, const RsMatrix *train, const RsMatrix *test);
+/* Fits a model of class cls with its defaults (or params kv) on train. */
+RsModel *tu_fit(const ModelClass *cls, const RsMatrix *train, const RsCatalog *cat,
+                const char *const *kv, size_t nkv, uint64_t seed);
