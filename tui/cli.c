@@ -61,6 +61,19 @@ int cli_parse_long(const char *s, long *out)
     return 0;
 }
 
+int cli_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 void json_str(FILE *f, const char *s)
 {
     if (!s) {

@@ -9,6 +9,7 @@
 #ifndef RS_CLI_H
 #define RS_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "common.h"
@@ -28,6 +29,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 int cli_parse_format(const char *s, OutFormat *out);
 /* Parses a non-negative integer option value; -1 on junk or overflow. */
 int cli_parse_long(const char *s, long *out);
+/* Parses an unsigned 64-bit value (seeds); -1 on junk or overflow. */
+int cli_parse_u64(const char *s, uint64_t *out);
 
 /* JSON output: writes s as a JSON string literal (with quotes). */
 void json_str(FILE *f, const char *s);
@@ -55,5 +58,17 @@ int cmd_info(int argc, char **argv);
 int cmd_users(int argc, char **argv);
 int cmd_items(int argc, char **argv);
 int cmd_history(int argc, char **argv);
+int cmd_split(int argc, char **argv);
+int cmd_export_split(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_recommend(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+int cmd_similar(int argc, char **argv);
+int cmd_whatif(int argc, char **argv);
+int cmd_export_recs(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_cv(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 #endif

@@ -26,6 +26,15 @@ static const Command commands[] = {
     {"users", cmd_users, "list users"},
     {"items", cmd_items, "list items"},
     {"history", cmd_history, "one user's interactions, oldest first"},
+    {"split", cmd_split, "make a seeded train/test split"},
+    {"train", cmd_train, "fit a model on a split (a run)"},
+    {"runs", cmd_runs, "list the runs"},
+    {"recommend", cmd_recommend, "a run's top-N items for a user"},
+    {"explain", cmd_explain, "why a run recommends an item to a user"},
+    {"similar", cmd_similar, "items similar to an item under a run"},
+    {"whatif", cmd_whatif, "recommendations for a new user given items (fold-in)"},
+    {"export-recs", cmd_export_recs, "every evaluated user's recommendations as TSV"},
+    {"export-split", cmd_export_split, "a part of a split as TSV"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,647 @@
+/*
+ * persist.c - dataset loading, splits, runs and metrics.
+ *
+ * Indices: the dataset's user index k is the k-th user by database id, and
+ * likewise for items, so database ids map back to indices by binary search
+ * in cat->user_db / cat->item_db (both ascending).
+ */
+#include "persist.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_internal.h"
+
+static char *col_dup(sqlite3_stmt *st, int c)
+{
+    const unsigned char *t = sqlite3_column_text(st, c);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+/* Index of db id v in the ascending ids[0..n), or -1. */
+static long index_of(const int64_t *ids, size_t n, int64_t v)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && ids[lo] == v ? (long)lo : -1;
+}
+
+/* ---- the dataset --------------------------------------------------------------- */
+
+static int load_users(Store *s, RsCatalog *c, RsErr *err)
+{
+    sqlite3_stmt *st;
+    int rc = st_prepare(s, "SELECT id, ext_id FROM users ORDER BY id", &st, err);
+    size_t k = 0;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW && k < c->U) {
+        c->user_db[k] = sqlite3_column_int64(st, 0);
+        if (!(c->user_ext[k++] = col_dup(st, 1)))
+            rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+    }
+    sqlite3_finalize(st);
+    if (!rc && k != c->U)
+        rc = rs_err_set(err, RS_EDB, "%s: users changed while loading", s->path);
+    return rc;
+}
+
+static int load_items(Store *s, RsCatalog *c, RsErr *err)
+{
+    sqlite3_stmt *st;
+    int rc = st_prepare(s, "SELECT id, ext_id, title, genres, tags, description, year FROM items "
+                           "ORDER BY id", &st, err);
+    size_t k = 0;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW && k < c->I) {
+        c->item_db[k] = sqlite3_column_int64(st, 0);
+        c->item_ext[k] = col_dup(st, 1);
+        c->item_title[k] = col_dup(st, 2);
+        c->item_genres[k] = col_dup(st, 3);
+        c->item_tags[k] = col_dup(st, 4);
+        c->item_desc[k] = col_dup(st, 5);
+        c->item_year[k] = sqlite3_column_int(st, 6);
+        if (!c->item_ext[k++])
+            rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+    }
+    sqlite3_finalize(st);
+    if (!rc && k != c->I)
+        rc = rs_err_set(err, RS_EDB, "%s: items changed while loading", s->path);
+    return rc;
+}
+
+static int load_interactions(Store *s, RsCatalog *c, RsMatrix **out, RsErr *err)
+{
+    int64_t n = 0;
+    int rc = st_query_int(s, "SELECT count(*) FROM interactions", &n, err);
+    if (rc)
+        return rc;
+    RsTriplet *t = malloc((size_t)(n ? n : 1) * sizeof *t);
+    if (!t)
+        return rs_err_set(err, RS_ENOMEM, "out of memory loading %lld interactions",
+                          (long long)n);
+    sqlite3_stmt *st;
+    if ((rc = st_prepare(s, "SELECT user_id, item_id, rating, ts FROM interactions", &st, err))) {
+        free(t);
+        return rc;
+    }
+    size_t k = 0;
+    long u = -1;
+    int64_t last_user = INT64_MIN;
+    while (sqlite3_step(st) == SQLITE_ROW && k < (size_t)n) {
+        int64_t udb = sqlite3_column_int64(st, 0);
+        if (udb != last_user) { /* rows come grouped by user: one search per user */
+            u = index_of(c->user_db, c->U, udb);
+            last_user = udb;
+        }
+        long i = index_of(c->item_db, c->I, sqlite3_column_int64(st, 1));
+        if (u < 0 || i < 0)
+            continue; /* dangling row: cannot happen with foreign keys on */
+        t[k].u = (uint32_t)u;
+        t[k].i = (uint32_t)i;
+        t[k].rating = sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN
+                                                                : (float)sqlite3_column_double(st, 2);
+        t[k].ts = sqlite3_column_type(st, 3) == SQLITE_NULL ? RS_NO_TS : sqlite3_column_int64(st, 3);
+        k++;
+    }
+    sqlite3_finalize(st);
+    rc = rs_matrix_build(c->U, c->I, t, k, out, err);
+    free(t);
+    return rc;
+}
+
+int store_load_dataset(Store *s, RsDataset **out, RsErr *err)
+{
+    *out = NULL;
+    int64_t U = 0, I = 0;
+    int rc = st_exec(s, "BEGIN", err); /* one consistent snapshot */
+    if (rc)
+        return rc;
+    RsDataset *d = calloc(1, sizeof *d);
+    if (!d) {
+        rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = st_query_int(s, "SELECT count(*) FROM users", &U, err)) ||
+        (rc = st_query_int(s, "SELECT count(*) FROM items", &I, err)) ||
+        (rc = rs_catalog_new((size_t)U, (size_t)I, &d->cat, err)) ||
+        (rc = load_users(s, d->cat, err)) || (rc = load_items(s, d->cat, err)) ||
+        (rc = rs_catalog_finish(d->cat, err)))
+        goto done;
+    rc = load_interactions(s, d->cat, &d->all, err);
+done:
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc) {
+        rs_dataset_free(d);
+        return rc;
+    }
+    *out = d;
+    return RS_OK;
+}
+
+/* ---- splits ---------------------------------------------------------------------- */
+
+static void fill_split_info(sqlite3_stmt *st, StoreSplitInfo *info)
+{
+    memset(info, 0, sizeof *info);
+    info->id = sqlite3_column_int64(st, 0);
+    snprintf(info->name, sizeof info->name, "%s", (const char *)sqlite3_column_text(st, 1));
+    snprintf(info->method, sizeof info->method, "%s", (const char *)sqlite3_column_text(st, 2));
+    snprintf(info->params, sizeof info->params, "%s", (const char *)sqlite3_column_text(st, 3));
+    info->seed = sqlite3_column_int64(st, 4);
+    info->created_at = sqlite3_column_int64(st, 5);
+    info->n_train = sqlite3_column_int64(st, 6);
+    info->n_test = sqlite3_column_int64(st, 7);
+    info->n_valid = sqlite3_column_int64(st, 8);
+    info->folds = sqlite3_column_int(st, 9);
+}
+
+#define SPLIT_COLS                                                                           \
+    "id, name, method, params, seed, created_at, n_train, n_test, n_valid, "                 \
+    "CASE method WHEN 'kfold' THEN (SELECT max(fold) + 1 FROM split_members m WHERE "         \
+    "m.split_id = splits.id) ELSE 0 END"
+
+int store_splits_list(Store *s, StoreSplitInfo **out, size_t *n, RsErr *err)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    *n = 0;
+    int rc = st_prepare(s, "SELECT " SPLIT_COLS " FROM splits ORDER BY id", &st, err);
+    size_t cap = 0;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            StoreSplitInfo *p = realloc(*out, nc * sizeof *p);
+            if (!p) {
+                rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+                break;
+            }
+            *out = p;
+            cap = nc;
+        }
+        fill_split_info(st, &(*out)[(*n)++]);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* "a, b, c" of the names in the table, for "not found" messages. */
+static void names_of(Store *s, const char *sql, char *buf, size_t cap)
+{
+    sqlite3_stmt *st;
+    size_t w = 0;
+    buf[0] = '\0';
+    if (st_prepare(s, sql, &st, NULL))
+        return;
+    while (sqlite3_step(st) == SQLITE_ROW && w + 8 < cap)
+        w += (size_t)snprintf(buf + w, cap - w, "%s%s", w ? ", " : "",
+                              (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (!buf[0])
+        snprintf(buf, cap, "none yet");
+}
+
+int store_split_info(Store *s, const char *name, StoreSplitInfo *info, RsErr *err)
+{
+    sqlite3_stmt *st;
+    int rc = st_prepare(s, "SELECT " SPLIT_COLS " FROM splits WHERE name = ?1", &st, err);
+    if (rc)
+        return rc;
+    st_bind_text(st, 1, name);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        fill_split_info(st, info);
+    } else {
+        char names[512];
+        names_of(s, "SELECT name FROM splits ORDER BY id", names, sizeof names);
+        rc = rs_err_set(err, RS_ENOTFOUND, "no split named \"%s\" (splits: %s)", name, names);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_split_save(Store *s, const char *name, const char *method, const char *params_json,
+                     uint64_t seed, const RsDataset *d, const uint8_t *part, int folds,
+                     RsErr *err)
+{
+    const RsMatrix *m = d->all;
+    const RsCatalog *c = d->cat;
+    size_t cnt[3] = {0};
+    for (size_t k = 0; k < m->NNZ; k++)
+        cnt[folds ? 1 : part[k] < 3 ? part[k] : 0]++;
+    sqlite3_stmt *ins = NULL, *mem = NULL;
+    int rc = st_exec(s, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    if ((rc = st_prepare(s, "INSERT INTO splits(name, method, params, seed, created_at, n_train, "
+                            "n_test, n_valid) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &ins, err)))
+        goto done;
+    st_bind_text(ins, 1, name);
+    st_bind_text(ins, 2, method);
+    st_bind_text(ins, 3, params_json ? params_json : "{}");
+    sqlite3_bind_int64(ins, 4, (int64_t)seed);
+    sqlite3_bind_int64(ins, 5, (int64_t)time(NULL));
+    sqlite3_bind_int64(ins, 6, (int64_t)cnt[0]);
+    sqlite3_bind_int64(ins, 7, (int64_t)cnt[1]);
+    sqlite3_bind_int64(ins, 8, (int64_t)cnt[2]);
+    if (sqlite3_step(ins) != SQLITE_DONE) {
+        if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
+            rc = rs_err_set(err, RS_EUSAGE, "a split named \"%s\" exists already", name);
+        else
+            rc = st_dberr(s, "saving the split", err);
+        goto done;
+    }
+    int64_t sid = sqlite3_last_insert_rowid(s->db);
+    if ((rc = st_prepare(s, "INSERT INTO split_members(split_id, user_id, item_id, part, fold) "
+                            "VALUES(?1, ?2, ?3, ?4, ?5)", &mem, err)))
+        goto done;
+    sqlite3_bind_int64(mem, 1, sid);
+    for (size_t u = 0; u < m->U && !rc; u++)
+        for (size_t k = m->u_ptr[u]; k < m->u_ptr[u + 1] && !rc; k++) {
+            if (!folds && part[k] == 0)
+                continue;
+            sqlite3_bind_int64(mem, 2, c->user_db[u]);
+            sqlite3_bind_int64(mem, 3, c->item_db[m->u_items[k]]);
+            sqlite3_bind_int(mem, 4, folds ? 1 : part[k]);
+            sqlite3_bind_int(mem, 5, folds ? part[k] : 0);
+            if (sqlite3_step(mem) != SQLITE_DONE)
+                rc = st_dberr(s, "saving the split", err);
+            sqlite3_reset(mem);
+        }
+done:
+    sqlite3_finalize(ins);
+    sqlite3_finalize(mem);
+    if (!rc)
+        rc = st_exec(s, "COMMIT", err);
+    if (rc)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int store_split_load(Store *s, const char *name, const RsDataset *d, uint8_t *part,
+                     StoreSplitInfo *info, RsErr *err)
+{
+    StoreSplitInfo local;
+    if (!info)
+        info = &local;
+    int rc = store_split_info(s, name, info, err);
+    if (rc)
+        return rc;
+    const RsMatrix *m = d->all;
+    memset(part, 0, m->NNZ);
+    sqlite3_stmt *st;
+    if ((rc = st_prepare(s, "SELECT user_id, item_id, part, fold FROM split_members "
+                            "WHERE split_id = ?1", &st, err)))
+        return rc;
+    sqlite3_bind_int64(st, 1, info->id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        long u = index_of(d->cat->user_db, d->cat->U, sqlite3_column_int64(st, 0));
+        long i = index_of(d->cat->item_db, d->cat->I, sqlite3_column_int64(st, 1));
+        if (u < 0 || i < 0)
+            continue;
+        size_t k = rs_matrix_find(m, (uint32_t)u, (uint32_t)i);
+        if (k != (size_t)-1)
+            part[k] = (uint8_t)(info->folds ? sqlite3_column_int(st, 3) : sqlite3_column_int(st, 2));
+    }
+    sqlite3_finalize(st);
+    return RS_OK;
+}
+
+/* ---- runs ------------------------------------------------------------------------- */
+
+void store_run_done(StoreRun *r)
+{
+    if (!r)
+        return;
+    free(r->name);
+    free(r->algorithm);
+    free(r->params);
+    free(r->device);
+    free(r->status);
+    free(r->error);
+    free(r->split_name);
+    free(r->model);
+    memset(r, 0, sizeof *r);
+}
+
+void store_runs_free(StoreRun *runs, size_t n)
+{
+    for (size_t k = 0; runs && k < n; k++)
+        store_run_done(&runs[k]);
+    free(runs);
+}
+
+int store_run_create(Store *s, const char *name, const char *algorithm, const char *params_json,
+                     int64_t split_id, const char *device, uint64_t seed, int64_t *id,
+                     RsErr *err)
+{
+    sqlite3_stmt *st;
+    int rc = st_prepare(s, "INSERT INTO runs(name, algorithm, params, split_id, device, seed, "
+                           "status, started_at, pid) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'running', "
+                           "?7, ?8)", &st, err);
+    if (rc)
+        return rc;
+    st_bind_text(st, 1, name);
+    st_bind_text(st, 2, algorithm);
+    st_bind_text(st, 3, params_json ? params_json : "{}");
+    if (split_id > 0)
+        sqlite3_bind_int64(st, 4, split_id);
+    else
+        sqlite3_bind_null(st, 4);
+    st_bind_text(st, 5, device ? device : "cpu");
+    sqlite3_bind_int64(st, 6, (int64_t)seed);
+    sqlite3_bind_int64(st, 7, (int64_t)time(NULL));
+    sqlite3_bind_int64(st, 8, (int64_t)getpid());
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
+            rc = rs_err_set(err, RS_EUSAGE, "a run named \"%s\" exists already", name);
+        else
+            rc = st_dberr(s, "creating the run", err);
+    } else {
+        *id = sqlite3_last_insert_rowid(s->db);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_run_finish(Store *s, int64_t id, const char *status, const char *error,
+                     double train_seconds, const void *blob, size_t len, int model_format,
+                     RsErr *err)
+{
+    sqlite3_stmt *st;
+    int rc = st_prepare(s, "UPDATE runs SET status = ?2, error = ?3, finished_at = ?4, "
+                           "train_seconds = ?5, model = ?6, model_format = ?7 WHERE id = ?1",
+                        &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    st_bind_text(st, 2, status);
+    st_bind_text(st, 3, error);
+    sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
+    if (isnan(train_seconds))
+        sqlite3_bind_null(st, 5);
+    else
+        sqlite3_bind_double(st, 5, train_seconds);
+    if (blob)
+        sqlite3_bind_blob64(st, 6, blob, len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 6);
+    sqlite3_bind_int(st, 7, model_format);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = st_dberr(s, "finishing the run", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+#define RUN_COLS                                                                                \
+    "r.id, r.name, r.algorithm, r.params, r.device, r.status, r.error, s.name, r.split_id, "     \
+    "r.seed, r.started_at, r.finished_at, r.pid, r.train_seconds, r.model_format"
+
+static int fill_run(sqlite3_stmt *st, StoreRun *r, int with_model)
+{
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    r->name = col_dup(st, 1);
+    r->algorithm = col_dup(st, 2);
+    r->params = col_dup(st, 3);
+    r->device = col_dup(st, 4);
+    r->status = col_dup(st, 5);
+    r->error = col_dup(st, 6);
+    r->split_name = col_dup(st, 7);
+    r->split_id = sqlite3_column_int64(st, 8);
+    r->seed = sqlite3_column_int64(st, 9);
+    r->started_at = sqlite3_column_int64(st, 10);
+    r->finished_at = sqlite3_column_int64(st, 11);
+    r->pid = sqlite3_column_int64(st, 12);
+    r->train_seconds = sqlite3_column_type(st, 13) == SQLITE_NULL ? NAN
+                                                                  : sqlite3_column_double(st, 13);
+    r->model_format = sqlite3_column_int(st, 14);
+    if (with_model && sqlite3_column_type(st, 15) == SQLITE_BLOB) {
+        r->model_len = (size_t)sqlite3_column_bytes(st, 15);
+        if (!(r->model = malloc(r->model_len ? r->model_len : 1)))
+            return -1;
+        memcpy(r->model, sqlite3_column_blob(st, 15), r->model_len);
+    }
+    return r->name && r->algorithm && r->status ? 0 : -1;
+}
+
+int store_run_get(Store *s, const char *name, int with_model, StoreRun *out, RsErr *err)
+{
+    sqlite3_stmt *st;
+    int rc = st_prepare(s, "SELECT " RUN_COLS ", r.model FROM runs r LEFT JOIN splits s ON "
+                           "s.id = r.split_id WHERE r.name = ?1", &st, err);
+    if (rc)
+        return rc;
+    st_bind_text(st, 1, name);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        if (fill_run(st, out, with_model))
+            rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+    } else {
+        char names[512];
+        names_of(s, "SELECT name FROM runs ORDER BY id", names, sizeof names);
+        rc = rs_err_set(err, RS_ENOTFOUND, "no run named \"%s\" (runs: %s)", name, names);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Marks runs left 'running' by a dead process as interrupted. */
+static void mark_interrupted(Store *s)
+{
+    sqlite3_stmt *st, *up;
+    if (s->readonly || st_prepare(s, "SELECT id, pid FROM runs WHERE status = 'running'", &st, NULL))
+        return;
+    if (st_prepare(s, "UPDATE runs SET status = 'interrupted', error = 'the process training "
+                      "it ended before it finished' WHERE id = ?1 AND status = 'running'",
+                   &up, NULL)) {
+        sqlite3_finalize(st);
+        return;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        pid_t pid = (pid_t)sqlite3_column_int64(st, 1);
+        if (pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH) {
+            sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
+            sqlite3_step(up);
+            sqlite3_reset(up);
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+}
+
+int store_runs_list(Store *s, StoreRun **out, size_t *n, RsErr *err)
+{
+    *out = NULL;
+    *n = 0;
+    mark_interrupted(s);
+    sqlite3_stmt *st;
+    int rc = st_prepare(s, "SELECT " RUN_COLS " FROM runs r LEFT JOIN splits s ON s.id = "
+                           "r.split_id ORDER BY r.id", &st, err);
+    size_t cap = 0;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            StoreRun *p = realloc(*out, nc * sizeof *p);
+            if (!p) {
+                rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+                break;
+            }
+            *out = p;
+            cap = nc;
+        }
+        if (fill_run(st, &(*out)[(*n)++], 0))
+            rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+    }
+    sqlite3_finalize(st);
+    if (rc) {
+        store_runs_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int store_run_fresh_name(Store *s, const char *algorithm, char *buf, size_t cap, RsErr *err)
+{
+    sqlite3_stmt *st;
+    int rc = st_prepare(s, "SELECT 1 FROM runs WHERE name = ?1", &st, err);
+    if (rc)
+        return rc;
+    for (int k = 1; k < 1000000; k++) {
+        snprintf(buf, cap, "%s-%d", algorithm, k);
+        sqlite3_reset(st);
+        st_bind_text(st, 1, buf);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            break;
+    }
+    sqlite3_finalize(st);
+    return RS_OK;
+}
+
+/* ---- metrics ------------------------------------------------------------------------ */
+
+int store_metrics_save(Store *s, int64_t run_id, const char *protocol, const StoreMetric *m,
+                       size_t n, RsErr *err)
+{
+    sqlite3_stmt *st;
+    int rc = st_exec(s, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    if (!(rc = st_prepare(s, "INSERT OR REPLACE INTO metrics(run_id, protocol, metric, k, value) "
+                             "VALUES(?1, ?2, ?3, ?4, ?5)", &st, err))) {
+        for (size_t k = 0; k < n && !rc; k++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, run_id);
+            st_bind_text(st, 2, protocol);
+            st_bind_text(st, 3, m[k].name);
+            sqlite3_bind_int(st, 4, m[k].k);
+            if (isnan(m[k].value))
+                sqlite3_bind_null(st, 5);
+            else
+                sqlite3_bind_double(st, 5, m[k].value);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                rc = st_dberr(s, "saving metrics", err);
+        }
+        sqlite3_finalize(st);
+    }
+    if (!rc)
+        rc = st_exec(s, "COMMIT", err);
+    if (rc)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int store_metrics_get(Store *s, int64_t run_id, const char *protocol, StoreMetric **out,
+                      size_t *n, RsErr *err)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    *n = 0;
+    int rc = st_prepare(s, "SELECT metric, k, value FROM metrics WHERE run_id = ?1 AND "
+                           "protocol = ?2 ORDER BY metric, k", &st, err);
+    size_t cap = 0;
+    sqlite3_bind_int64(st, 1, run_id);
+    st_bind_text(st, 2, protocol);
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 32;
+            StoreMetric *p = realloc(*out, nc * sizeof *p);
+            if (!p) {
+                rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+                break;
+            }
+            *out = p;
+            cap = nc;
+        }
+        StoreMetric *m = &(*out)[(*n)++];
+        snprintf(m->name, sizeof m->name, "%s", (const char *)sqlite3_column_text(st, 0));
+        m->k = sqlite3_column_int(st, 1);
+        m->value = sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 2);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_user_metrics_save(Store *s, int64_t run_id, const char *protocol, const char *name,
+                            int k, const RsCatalog *cat, const uint32_t *users,
+                            const double *values, size_t n, RsErr *err)
+{
+    sqlite3_stmt *st;
+    int rc = st_exec(s, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    if (!(rc = st_prepare(s, "INSERT OR REPLACE INTO user_metrics(run_id, protocol, metric, k, "
+                             "user_id, value) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", &st, err))) {
+        sqlite3_bind_int64(st, 1, run_id);
+        st_bind_text(st, 2, protocol);
+        st_bind_text(st, 3, name);
+        sqlite3_bind_int(st, 4, k);
+        for (size_t j = 0; j < n && !rc; j++) {
+            sqlite3_bind_int64(st, 5, cat->user_db[users[j]]);
+            if (isnan(values[j]))
+                sqlite3_bind_null(st, 6);
+            else
+                sqlite3_bind_double(st, 6, values[j]);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                rc = st_dberr(s, "saving per-user metrics", err);
+            sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
+    }
+    if (!rc)
+        rc = st_exec(s, "COMMIT", err);
+    if (rc)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int store_user_metrics_get(Store *s, int64_t run_id, const char *protocol, const char *name,
+                           int k, const RsCatalog *cat, double *values, RsErr *err)
+{
+    for (size_t u = 0; u < cat->U; u++)
+        values[u] = NAN;
+    sqlite3_stmt *st;
+    int rc = st_prepare(s, "SELECT user_id, value FROM user_metrics WHERE run_id = ?1 AND "
+                           "protocol = ?2 AND metric = ?3 AND k = ?4", &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    st_bind_text(st, 2, protocol);
+    st_bind_text(st, 3, name);
+    sqlite3_bind_int(st, 4, k);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        long u = index_of(cat->user_db, cat->U, sqlite3_column_int64(st, 0));
+        if (u >= 0 && sqlite3_column_type(st, 1) != SQLITE_NULL)
+            values[u] = sqlite3_column_double(st, 1);
+    }
+    sqlite3_finalize(st);
+    return RS_OK;
+}

@@ -1,0 +1,403 @@
+/*
+ * cmd_recs.c - what a trained run says: `recommend`, `explain`, `similar`,
+ * `whatif` and `export-recs`.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "session.h"
+#include "split.h"
+
+typedef struct RecArgs {
+    const char *db, *run, *user, *item, *items;
+    long k;
+    int include_seen;
+    OutFormat fmt;
+} RecArgs;
+
+enum { NEED_USER = 1, NEED_ITEM = 2, NEED_ITEMS = 4 };
+
+static int parse_rec(int argc, char **argv, const char *usage, int need, long def_k, RecArgs *a)
+{
+    static const struct option opts[] = {
+        {"run", required_argument, NULL, 'r'},   {"user", required_argument, NULL, 'u'},
+        {"item", required_argument, NULL, 'i'},  {"items", required_argument, NULL, 'I'},
+        {"k", required_argument, NULL, 'k'},     {"format", required_argument, NULL, 'f'},
+        {"include-seen", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *cmd = argv[0];
+    memset(a, 0, sizeof *a);
+    a->k = def_k;
+    a->fmt = OUT_TEXT;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': a->run = optarg; break;
+        case 'u': a->user = optarg; break;
+        case 'i': a->item = optarg; break;
+        case 'I': a->items = optarg; break;
+        case 'k':
+            if (cli_parse_long(optarg, &a->k) || a->k < 1 || a->k > 100000)
+                return cli_usage_error(cmd, "bad --k '%s' (1 to 100000)", optarg);
+            break;
+        case 'f':
+            if (cli_parse_format(optarg, &a->fmt))
+                return cli_usage_error(cmd, "unknown format '%s' (valid: text, tsv, json)",
+                                       optarg);
+            break;
+        case 's': a->include_seen = 1; break;
+        case 'h': fputs(usage, stdout); return -1;
+        default: return cli_usage_error(cmd, "bad option");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(cmd, "expected DB");
+    a->db = argv[optind];
+    if (!a->run)
+        return cli_usage_error(cmd, "--run is required");
+    if ((need & NEED_USER) && !a->user)
+        return cli_usage_error(cmd, "--user is required");
+    if ((need & NEED_ITEM) && !a->item)
+        return cli_usage_error(cmd, "--item is required");
+    if ((need & NEED_ITEMS) && !a->items)
+        return cli_usage_error(cmd, "--items is required");
+    return CLI_OK;
+}
+
+/* Is item i a held-out test item of user u? */
+static int is_hit(const Session *se, uint32_t u, uint32_t i)
+{
+    return rs_matrix_find(se->test, u, i) != (size_t)-1;
+}
+
+static void print_recs(const Session *se, const RsRec *r, size_t n, long user, OutFormat fmt)
+{
+    const RsCatalog *c = se->d->cat;
+    char b1[64], b2[256];
+    if (fmt == OUT_JSON)
+        printf("[");
+    else if (fmt == OUT_TSV)
+        printf("rank\titem\tscore\ttest\ttitle\n");
+    else
+        printf("%4s  %-10s %10s  %-4s %s\n", "RANK", "ITEM", "SCORE", "TEST", "TITLE");
+    for (size_t k = 0; k < n; k++) {
+        uint32_t i = r[k].item;
+        int hit = user >= 0 && is_hit(se, (uint32_t)user, i);
+        if (fmt == OUT_JSON) {
+            printf("%s{\"rank\":%zu,\"item\":", k ? "," : "", k + 1);
+            json_str(stdout, c->item_ext[i]);
+            printf(",\"score\":%.6g,\"test\":%s,\"title\":", r[k].score, hit ? "true" : "false");
+            json_str(stdout, c->item_title[i]);
+            printf("}");
+        } else if (fmt == OUT_TSV) {
+            printf("%zu\t", k + 1);
+            tsv_str(stdout, c->item_ext[i]);
+            printf("\t%.6g\t%d\t", r[k].score, hit);
+            tsv_str(stdout, c->item_title[i]);
+            putchar('\n');
+        } else {
+            printf("%4zu  %-10s %10.4g  %-4s %s\n", k + 1, cli_clean(c->item_ext[i], b1, 11),
+                   r[k].score, hit ? "hit" : "", cli_clean(c->item_title[i], b2, sizeof b2));
+        }
+    }
+    if (fmt == OUT_JSON)
+        printf("]\n");
+}
+
+static int open_run(Session *se, const RecArgs *a, RsErr *err)
+{
+    int rc = session_open(se, a->db, 1, err);
+    return rc ? rc : session_run(se, a->run, err);
+}
+
+/* ---- recommend ------------------------------------------------------------------ */
+
+static const char recommend_usage[] =
+    "usage: recscope recommend DB --run RUN --user USER [--k N] [--include-seen]\n"
+    "                          [--format text|tsv|json]\n"
+    "\n"
+    "The top N items (default 10) of a trained run for a user, leaving out the\n"
+    "user's training items unless --include-seen. Items in the user's held-out\n"
+    "test part are marked as hits.\n";
+
+int cmd_recommend(int argc, char **argv)
+{
+    RecArgs a;
+    int rc = parse_rec(argc, argv, recommend_usage, NEED_USER, 10, &a);
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
+    Session se;
+    RsErr err = {0};
+    uint32_t u = 0;
+    RsRec *rec = NULL;
+    size_t n = 0;
+    rc = open_run(&se, &a, &err);
+    if (!rc)
+        rc = session_user(&se, a.user, &u, &err);
+    if (!rc && !(rec = malloc((size_t)a.k * sizeof *rec)))
+        rc = rs_err_set(&err, RS_ENOMEM, "out of memory");
+    if (!rc)
+        rc = model_recommend(se.model, se.train, u, (size_t)a.k, !a.include_seen, rec, &n, &err);
+    if (!rc)
+        print_recs(&se, rec, n, u, a.fmt);
+    free(rec);
+    session_close(&se);
+    return rc ? cli_fail(&err) : CLI_OK;
+}
+
+/* ---- explain ----------------------------------------------------------------------- */
+
+static const char explain_usage[] =
+    "usage: recscope explain DB --run RUN --user USER --item ITEM [--format text|json]\n"
+    "\n"
+    "Why the run recommends ITEM to USER: the score, the item's rank among the\n"
+    "user's unseen items, and what contributed (history items, neighbours,\n"
+    "terms or factors) with each one's share of the score.\n";
+
+static const char *contrib_label(const Session *se, const RsContribution *c, char *buf,
+                                 size_t cap)
+{
+    const RsCatalog *cat = se->d->cat;
+    switch (c->kind) {
+    case EXPL_ITEM:
+        snprintf(buf, cap, "item %s: %s", cat->item_ext[c->index],
+                 cat->item_title[c->index] ? cat->item_title[c->index] : "");
+        break;
+    case EXPL_USER:
+        snprintf(buf, cap, "user %s", cat->user_ext[c->index]);
+        break;
+    case EXPL_FACTOR:
+        snprintf(buf, cap, "factor %u", c->index);
+        break;
+    default:
+        snprintf(buf, cap, "%s", c->label);
+    }
+    return buf;
+}
+
+static const char *kind_name(ExplKind k)
+{
+    static const char *const names[] = {"item", "user", "term", "factor", "part"};
+    return (size_t)k < RS_ARRAY_LEN(names) ? names[k] : "?";
+}
+
+static void print_explanation(const Session *se, const RecArgs *a, uint32_t item,
+                              const RsExplanation *e)
+{
+    char buf[512], c1[256];
+    double total = 0;
+    for (size_t k = 0; k < e->n; k++)
+        total += fabs(e->c[k].value);
+    if (a->fmt == OUT_JSON) {
+        printf("{\"run\":");
+        json_str(stdout, a->run);
+        printf(",\"user\":");
+        json_str(stdout, a->user);
+        printf(",\"item\":");
+        json_str(stdout, se->d->cat->item_ext[item]);
+        printf(",\"score\":%.6g,\"rank\":%ld,\"additive\":%s,\"bias\":%.6g,\"method\":", e->score,
+               e->rank, e->additive ? "true" : "false", e->bias);
+        json_str(stdout, e->method);
+        printf(",\"contributions\":[");
+        for (size_t k = 0; k < e->n; k++) {
+            const RsContribution *c = &e->c[k];
+            printf("%s{\"kind\":\"%s\",\"id\":", k ? "," : "", kind_name(c->kind));
+            if (c->kind == EXPL_ITEM)
+                json_str(stdout, se->d->cat->item_ext[c->index]);
+            else if (c->kind == EXPL_USER)
+                json_str(stdout, se->d->cat->user_ext[c->index]);
+            else
+                printf("%u", c->index);
+            printf(",\"label\":");
+            json_str(stdout, contrib_label(se, c, buf, sizeof buf));
+            printf(",\"value\":%.6g,\"similarity\":", c->value);
+            isnan(c->similarity) ? printf("null") : printf("%.6g", c->similarity);
+            printf("}");
+        }
+        printf("]}\n");
+        return;
+    }
+    printf("%s for user %s under %s\n", cli_clean(session_item_label(se, item), c1, sizeof c1),
+           a->user, a->run);
+    printf("  score %.6g", e->score);
+    if (e->rank > 0)
+        printf(", rank %ld among the user's unseen items", e->rank);
+    else
+        printf(" (already in the user's history)");
+    printf("\n  %s\n", e->method);
+    if (e->additive)
+        printf("  the contributions%s add up to the score\n",
+               e->bias != 0 ? " plus the baseline" : "");
+    if (e->bias != 0)
+        printf("  baseline %.6g\n", e->bias);
+    for (size_t k = 0; k < e->n; k++) {
+        const RsContribution *c = &e->c[k];
+        double share = total > 0 ? fabs(c->value) / total : 0;
+        char bar[21];
+        int fill = (int)(share * 20 + 0.5);
+        for (int j = 0; j < 20; j++)
+            bar[j] = j < fill ? '#' : ' ';
+        bar[20] = '\0';
+        printf("  %+10.4g  %5.1f%% [%s] %s", c->value, share * 100, bar,
+               cli_clean(contrib_label(se, c, buf, sizeof buf), c1, 60));
+        if (!isnan(c->similarity))
+            printf("  (sim %.3f)", c->similarity);
+        printf("\n");
+    }
+}
+
+int cmd_explain(int argc, char **argv)
+{
+    RecArgs a;
+    int rc = parse_rec(argc, argv, explain_usage, NEED_USER | NEED_ITEM, 10, &a);
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
+    if (a.fmt == OUT_TSV)
+        return cli_usage_error("explain", "explain writes text or json");
+    Session se;
+    RsErr err = {0};
+    uint32_t u = 0, i = 0;
+    RsExplanation e;
+    rs_explanation_init(&e);
+    rc = open_run(&se, &a, &err);
+    if (!rc)
+        rc = session_user(&se, a.user, &u, &err);
+    if (!rc)
+        rc = session_item(&se, a.item, &i, &err);
+    if (!rc)
+        rc = model_explain(se.model, se.train, se.d->cat, u, NULL, i, &e, &err);
+    if (!rc) {
+        rs_explanation_sort(&e, 20);
+        print_explanation(&se, &a, i, &e);
+    }
+    rs_explanation_done(&e);
+    session_close(&se);
+    return rc ? cli_fail(&err) : CLI_OK;
+}
+
+/* ---- similar ------------------------------------------------------------------------ */
+
+static const char similar_usage[] =
+    "usage: recscope similar DB --run RUN --item ITEM [--k N] [--format text|tsv|json]\n"
+    "\n"
+    "The N items (default 10) most similar to ITEM under a run's model.\n";
+
+int cmd_similar(int argc, char **argv)
+{
+    RecArgs a;
+    int rc = parse_rec(argc, argv, similar_usage, NEED_ITEM, 10, &a);
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
+    Session se;
+    RsErr err = {0};
+    uint32_t i = 0;
+    float *scores = NULL;
+    RsRec *rec = NULL;
+    rc = open_run(&se, &a, &err);
+    if (!rc)
+        rc = session_item(&se, a.item, &i, &err);
+    if (!rc && !se.model->cls->similar)
+        rc = rs_err_set(&err, RS_EUSAGE, "%s has no notion of item similarity",
+                        se.model->cls->name);
+    if (!rc && (!(scores = malloc(se.d->all->I * sizeof *scores)) ||
+                !(rec = malloc((size_t)a.k * sizeof *rec))))
+        rc = rs_err_set(&err, RS_ENOMEM, "out of memory");
+    if (!rc)
+        rc = se.model->cls->similar(se.model, se.train, i, scores, &err);
+    if (!rc) {
+        scores[i] = -INFINITY;
+        size_t n = topk(scores, se.d->all->I, NULL, (size_t)a.k, rec);
+        print_recs(&se, rec, n, -1, a.fmt);
+    }
+    free(scores);
+    free(rec);
+    session_close(&se);
+    return rc ? cli_fail(&err) : CLI_OK;
+}
+
+/* ---- whatif ------------------------------------------------------------------------- */
+
+static const char whatif_usage[] =
+    "usage: recscope whatif DB --run RUN --items I1,I2,... [--k N] [--format text|tsv|json]\n"
+    "\n"
+    "Recommendations for a new user who interacted with the listed items (fold-in:\n"
+    "no retraining). The cold-start demo.\n";
+
+int cmd_whatif(int argc, char **argv)
+{
+    RecArgs a;
+    int rc = parse_rec(argc, argv, whatif_usage, NEED_ITEMS, 10, &a);
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
+    Session se;
+    RsErr err = {0};
+    uint32_t *items = NULL;
+    size_t n = 0, nrec = 0;
+    RsRec *rec = NULL;
+    char *list = strdup(a.items);
+    rc = open_run(&se, &a, &err);
+    if (!rc && (!list || !(items = malloc((strlen(a.items) + 1) * sizeof *items)) ||
+                !(rec = malloc((size_t)a.k * sizeof *rec))))
+        rc = rs_err_set(&err, RS_ENOMEM, "out of memory");
+    char *save = NULL;
+    for (char *t = rc ? NULL : strtok_r(list, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save))
+        rc = session_item(&se, t, &items[n++], &err);
+    if (!rc && n == 0)
+        rc = rs_err_set(&err, RS_EUSAGE, "--items lists no item");
+    if (!rc) {
+        RsProfile p = {n, items, NULL};
+        rc = model_recommend_profile(se.model, se.train, &p, (size_t)a.k, !a.include_seen, rec,
+                                     &nrec, &err);
+    }
+    if (!rc)
+        print_recs(&se, rec, nrec, -1, a.fmt);
+    free(list);
+    free(items);
+    free(rec);
+    session_close(&se);
+    return rc ? cli_fail(&err) : CLI_OK;
+}
+
+/* ---- export-recs ---------------------------------------------------------------------- */
+
+static const char export_recs_usage[] =
+    "usage: recscope export-recs DB --run RUN [--k K]\n"
+    "\n"
+    "Writes the top K (default 10) recommendations of every evaluated user (users\n"
+    "with at least one test interaction) as TSV: user, item, rank, score.\n";
+
+int cmd_export_recs(int argc, char **argv)
+{
+    RecArgs a;
+    int rc = parse_rec(argc, argv, export_recs_usage, 0, 10, &a);
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
+    Session se;
+    RsErr err = {0};
+    RsRec *rec = NULL;
+    rc = open_run(&se, &a, &err);
+    if (!rc && !(rec = malloc((size_t)a.k * sizeof *rec)))
+        rc = rs_err_set(&err, RS_ENOMEM, "out of memory");
+    if (!rc)
+        printf("user\titem\trank\tscore\n");
+    for (uint32_t u = 0; !rc && u < se.d->all->U; u++) {
+        if (rs_user_count(se.test, u) == 0)
+            continue;
+        size_t n;
+        if ((rc = model_recommend(se.model, se.train, u, (size_t)a.k, 1, rec, &n, &err)))
+            break;
+        for (size_t k = 0; k < n; k++) {
+            tsv_str(stdout, se.d->cat->user_ext[u]);
+            putchar('\t');
+            tsv_str(stdout, se.d->cat->item_ext[rec[k].item]);
+            printf("\t%zu\t%.6g\n", k + 1, rec[k].score);
+        }
+    }
+    free(rec);
+    session_close(&se);
+    return rc ? cli_fail(&err) : CLI_OK;
+}

@@ -1,0 +1,377 @@
+/*
+ * cmd_train.c - `recscope train` (a model fitted on a split's training part
+ * by a background job, with a progress line, Ctrl-C to cancel) and
+ * `recscope runs`.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cli.h"
+#include "job.h"
+#include "parallel.h"
+#include "session.h"
+
+#define MAX_PARAMS 64
+
+static const char train_usage[] =
+    "usage: recscope train DB --algo ALGO --split NAME [options]\n"
+    "\n"
+    "Fits a model on the training part of a split, in a background thread, and\n"
+    "stores it as a run. Ctrl-C cancels (the run is recorded as cancelled).\n"
+    "\n"
+    "options:\n"
+    "  --algo ALGO        the algorithm (see 'recscope train --list')\n"
+    "  --split NAME       the split to train on (see 'recscope split')\n"
+    "  --name RUN         name of the run (default ALGO-N)\n"
+    "  --param KEY=VALUE  a hyper-parameter (repeatable); others keep their defaults\n"
+    "  --seed S           random seed (default 42)\n"
+    "  --device D         auto (default), cpu or gpu\n"
+    "  --threads N        worker threads (default: all cores)\n"
+    "  --list             list the algorithms and their parameters\n"
+    "  -q, --quiet        no progress, no summary\n"
+    "  -h, --help         this help\n";
+
+static void list_algorithms(void)
+{
+    for (size_t k = 0; k < model_class_count(); k++) {
+        const ModelClass *c = model_class_at(k);
+        printf("%-10s %s\n", c->name, c->title);
+        for (size_t p = 0; p < c->nparams; p++) {
+            const ParamSpec *s = &c->params[p];
+            char def[64];
+            if (s->type == PARAM_ENUM) {
+                const char *q = s->choices;
+                for (int i = 0; i < (int)s->def && *q; i++)
+                    q += strcspn(q, "|") + (q[strcspn(q, "|")] == '|');
+                snprintf(def, sizeof def, "%.*s", (int)strcspn(q, "|"), q);
+            } else if (s->type == PARAM_BOOL) {
+                snprintf(def, sizeof def, "%s", s->def ? "true" : "false");
+            } else {
+                snprintf(def, sizeof def, "%g", s->def);
+            }
+            printf("    %-16s %-10s %s", s->name, def, s->help);
+            if (s->type == PARAM_ENUM)
+                printf(" (%s)", s->choices);
+            else if (s->type != PARAM_BOOL)
+                printf(" [%g, %g]", s->min, s->max);
+            printf("\n");
+        }
+    }
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void draw_progress(const RsJobStatus *st)
+{
+    char bar[21];
+    int fill = (int)(st->fraction * 20 + 0.5);
+    for (int k = 0; k < 20; k++)
+        bar[k] = k < fill ? '=' : ' ';
+    bar[20] = '\0';
+    fprintf(stderr, "\r\033[Ktrain: [%s] %3.0f%% %s", bar, st->fraction * 100, st->phase);
+    if (st->epochs)
+        fprintf(stderr, " %d/%d", st->epoch, st->epochs);
+    if (!isnan(st->loss))
+        fprintf(stderr, " loss %.5g", st->loss);
+    if (!isnan(st->valid))
+        fprintf(stderr, " %s %.4f", st->valid_name, st->valid);
+    if (!isnan(st->eta) && st->eta > 0)
+        fprintf(stderr, " ETA %.0fs", st->eta);
+}
+
+/* Waits for the job, drawing progress when show; Ctrl-C cancels it. */
+static void follow(RsJob *j, int show)
+{
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, &old);
+    RsJobStatus st;
+    for (;;) {
+        job_status(j, &st);
+        if (st.state != JOB_RUNNING)
+            break;
+        if (interrupted) {
+            job_cancel(j);
+            interrupted = 0;
+        }
+        if (show)
+            draw_progress(&st);
+        struct pollfd pfd = {job_fd(j), POLLIN, 0};
+        poll(&pfd, 1, 250); /* at most four redraws a second */
+        job_drain(j);
+    }
+    if (show)
+        fputs("\r\033[K", stderr);
+    sigaction(SIGINT, &old, NULL);
+}
+
+static const char *pick_device(const char *want, const ModelClass *cls)
+{
+    if (!strcmp(want, "cpu"))
+        return "cpu";
+    RsGpuInfo gi;
+    gpu_probe(&gi);
+    if (!strcmp(want, "gpu")) {
+        if (gi.devices <= 0)
+            cli_error("--device gpu: %s; training on the CPU", gi.message);
+        else
+            cli_error("--device gpu: no GPU version of %s in this build yet; training on the CPU",
+                      cls->name);
+    }
+    return "cpu";
+}
+
+typedef struct TrainArgs {
+    const char *db, *algo, *split, *name, *device;
+    const char *params[MAX_PARAMS];
+    size_t nparams;
+    uint64_t seed;
+    long threads;
+    int quiet;
+} TrainArgs;
+
+static int parse_train(int argc, char **argv, TrainArgs *a)
+{
+    static const struct option opts[] = {
+        {"algo", required_argument, NULL, 'a'},  {"split", required_argument, NULL, 's'},
+        {"name", required_argument, NULL, 'n'},  {"param", required_argument, NULL, 'p'},
+        {"seed", required_argument, NULL, 'S'},  {"device", required_argument, NULL, 'd'},
+        {"threads", required_argument, NULL, 't'}, {"list", no_argument, NULL, 'l'},
+        {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    memset(a, 0, sizeof *a);
+    a->seed = 42;
+    a->device = "auto";
+    int c;
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': a->algo = optarg; break;
+        case 's': a->split = optarg; break;
+        case 'n': a->name = optarg; break;
+        case 'p':
+            if (a->nparams == MAX_PARAMS)
+                return cli_usage_error("train", "too many --param");
+            a->params[a->nparams++] = optarg;
+            break;
+        case 'S':
+            if (cli_parse_u64(optarg, &a->seed))
+                return cli_usage_error("train", "bad --seed '%s'", optarg);
+            break;
+        case 'd':
+            if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "gpu"))
+                return cli_usage_error("train", "bad --device '%s' (auto, cpu, gpu)", optarg);
+            a->device = optarg;
+            break;
+        case 't':
+            if (cli_parse_long(optarg, &a->threads) || a->threads < 1 || a->threads > 256)
+                return cli_usage_error("train", "bad --threads '%s'", optarg);
+            break;
+        case 'l': list_algorithms(); return -1;
+        case 'q': a->quiet = 1; break;
+        case 'h': fputs(train_usage, stdout); return -1;
+        default: return cli_usage_error("train", "bad option");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error("train", "expected DB");
+    a->db = argv[optind];
+    if (!a->algo || !a->split)
+        return cli_usage_error("train", "--algo and --split are required");
+    if (!model_class_find(a->algo))
+        return cli_usage_error("train", "unknown algorithm '%s' (valid: %s)", a->algo,
+                               model_class_names());
+    return CLI_OK;
+}
+
+/* Fits and records the run; returns a CLI exit code. */
+static int run_training(Session *se, const TrainArgs *a, RsErr *err)
+{
+    const ModelClass *cls = model_class_find(a->algo);
+    ParamValues pv;
+    int rc = params_parse(cls->params, cls->nparams, a->params, a->nparams, &pv, err);
+    if (rc)
+        return rc;
+    char name[128];
+    if (a->name)
+        snprintf(name, sizeof name, "%s", a->name);
+    else if ((rc = store_run_fresh_name(se->store, cls->name, name, sizeof name, err)))
+        return rc;
+    RsModel *m;
+    if ((rc = model_new(cls, se->d->all->U, se->d->all->I, &pv, a->seed, &m, err)))
+        return rc;
+    char *json = params_to_json(cls->params, cls->nparams, &pv);
+    int64_t run_id = 0;
+    const char *device = pick_device(a->device, cls);
+    rc = store_run_create(se->store, name, cls->name, json, se->split.id, device, a->seed,
+                          &run_id, err);
+    free(json);
+    if (rc) {
+        model_free(m);
+        return rc;
+    }
+    FitContext ctx = {.train = se->train, .valid = se->valid, .cat = se->d->cat,
+                      .nthreads = a->threads ? (int)a->threads : rs_ncpus()};
+    RsJob *j;
+    if ((rc = job_start_fit(m, &ctx, &j, err))) {
+        model_free(m);
+        store_run_finish(se->store, run_id, "failed", err->msg, NAN, NULL, 0, 0, NULL);
+        return rc;
+    }
+    follow(j, !a->quiet && isatty(STDERR_FILENO));
+    rc = job_wait(j, err);
+    RsJobStatus st;
+    job_status(j, &st);
+    RsModel *trained = job_take_model(j);
+    job_free(j);
+    RsBlob b = {0};
+    if (!rc)
+        rc = model_save(trained, &b, err);
+    const char *status = !rc ? "done" : rc == RS_ECANCEL ? "cancelled" : "failed";
+    RsErr ferr = {0};
+    int frc = store_run_finish(se->store, run_id, status, rc ? err->msg : NULL, st.elapsed,
+                               b.data, b.len, (int)cls->format_version, &ferr);
+    blob_done(&b);
+    model_free(trained);
+    if (!rc && frc) {
+        *err = ferr;
+        rc = frc;
+    }
+    if (!rc && !a->quiet)
+        printf("trained %s (%s) on split %s in %.2f s; evaluate it with 'recscope eval %s "
+               "--run %s'\n", name, cls->name, se->split.name, st.elapsed, a->db, name);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    TrainArgs a;
+    int rc = parse_train(argc, argv, &a);
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
+    Session se;
+    RsErr err = {0};
+    rc = session_open(&se, a.db, 0, &err);
+    if (!rc)
+        rc = session_split(&se, a.split, &err);
+    if (!rc)
+        rc = run_training(&se, &a, &err);
+    session_close(&se);
+    return rc ? cli_fail(&err) : CLI_OK;
+}
+
+/* ---- runs ----------------------------------------------------------------- */
+
+static const char runs_usage[] =
+    "usage: recscope runs DB [--format text|tsv|json]\n"
+    "\n"
+    "Every run: name, algorithm, status, split, device, training time, NDCG@10\n"
+    "under the full-ranking protocol when evaluated, and parameters.\n";
+
+static double headline(Store *s, int64_t run_id, const char *metric, int k)
+{
+    StoreMetric *m;
+    size_t n;
+    double v = NAN;
+    if (store_metrics_get(s, run_id, "full", &m, &n, NULL) == RS_OK) {
+        for (size_t j = 0; j < n; j++)
+            if (!strcmp(m[j].name, metric) && m[j].k == k)
+                v = m[j].value;
+        free(m);
+    }
+    return v;
+}
+
+int cmd_runs(int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    OutFormat fmt = OUT_TEXT;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (cli_parse_format(optarg, &fmt))
+                return cli_usage_error("runs", "unknown format '%s'", optarg);
+            break;
+        case 'h': fputs(runs_usage, stdout); return CLI_OK;
+        default: return cli_usage_error("runs", "bad option");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error("runs", "expected DB");
+    Store *s;
+    RsErr err = {0};
+    StoreRun *runs = NULL;
+    size_t n = 0;
+    int rc = store_open(&s, argv[optind], 0, &err);
+    if (!rc)
+        rc = store_runs_list(s, &runs, &n, &err);
+    if (rc) {
+        store_close(s);
+        return cli_fail(&err);
+    }
+    if (fmt == OUT_JSON)
+        printf("[");
+    else if (fmt == OUT_TSV)
+        printf("run\talgorithm\tstatus\tsplit\tdevice\ttrain_seconds\tndcg@10\tparams\n");
+    else
+        printf("%-20s %-9s %-11s %-14s %-6s %8s %8s  %s\n", "RUN", "ALGO", "STATUS", "SPLIT",
+               "DEVICE", "TRAIN s", "NDCG@10", "PARAMS");
+    for (size_t k = 0; k < n; k++) {
+        StoreRun *r = &runs[k];
+        double ndcg = headline(s, r->id, "ndcg", 10);
+        if (fmt == OUT_JSON) {
+            printf("%s{\"run\":", k ? "," : "");
+            json_str(stdout, r->name);
+            printf(",\"algorithm\":");
+            json_str(stdout, r->algorithm);
+            printf(",\"status\":");
+            json_str(stdout, r->status);
+            printf(",\"split\":");
+            json_str(stdout, r->split_name);
+            printf(",\"device\":");
+            json_str(stdout, r->device);
+            printf(",\"train_seconds\":");
+            isnan(r->train_seconds) ? printf("null") : printf("%.4f", r->train_seconds);
+            printf(",\"ndcg@10\":");
+            isnan(ndcg) ? printf("null") : printf("%.6f", ndcg);
+            printf(",\"params\":%s}", r->params ? r->params : "{}");
+        } else if (fmt == OUT_TSV) {
+            printf("%s\t%s\t%s\t%s\t%s\t", r->name, r->algorithm, r->status,
+                   r->split_name ? r->split_name : "", r->device ? r->device : "");
+            if (!isnan(r->train_seconds))
+                printf("%.4f", r->train_seconds);
+            putchar('\t');
+            if (!isnan(ndcg))
+                printf("%.6f", ndcg);
+            printf("\t%s\n", r->params ? r->params : "{}");
+        } else {
+            char c1[64], c2[64];
+            printf("%-20s %-9s %-11s %-14s %-6s ", cli_clean(r->name, c1, 21), r->algorithm,
+                   r->status, cli_clean(r->split_name, c2, 15), r->device ? r->device : "-");
+            isnan(r->train_seconds) ? printf("%8s", "-") : printf("%8.2f", r->train_seconds);
+            isnan(ndcg) ? printf(" %8s", "-") : printf(" %8.4f", ndcg);
+            printf("  %s\n", r->params ? r->params : "");
+        }
+    }
+    if (fmt == OUT_JSON)
+        printf("]\n");
+    store_runs_free(runs, n);
+    store_close(s);
+    return CLI_OK;
+}
