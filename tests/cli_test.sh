@@ -84,6 +84,60 @@ if [ -f "$SD/generator.txt" ]; then
     [ $same -eq 1 ] && ok "sample-data/ is the generator's output, byte for byte" || nok "sample-data/ is the generator's output, byte for byte"
 fi
 
+# --- splits, runs and what a run says --------------------------------------------
+for c in split train runs recommend explain similar whatif export-recs export-split; do
+    expect "$c --help" 0 "$BIN" $c --help
+    has "$c --help shows usage" "$T/out" "usage: recscope $c"
+done
+expect "random split" 0 "$BIN" split "$T/g.db" --name r80 --test-frac 0.2 --seed 3
+has "split report" "$T/out" "split r80 (random):"
+expect "the same split name twice" 1 "$BIN" split "$T/g.db" --name r80
+has "duplicate split message" "$T/err" 'a split named "r80" exists already'
+expect "split without --name" 2 "$BIN" split "$T/g.db"
+expect "split with a bad method" 2 "$BIN" split "$T/g.db" --name x --method magic
+expect "loo split" 0 "$BIN" split "$T/g.db" --name loo --method loo
+expect "kfold split" 0 "$BIN" split "$T/g.db" --name cv5 --method kfold --folds 5
+"$BIN" export-split "$T/g.db" --split r80 --part test >"$T/test.tsv"
+"$BIN" export-split "$T/g.db" --split r80 --part train >"$T/train.tsv"
+tr=$(($(wc -l <"$T/train.tsv") - 1)); te=$(($(wc -l <"$T/test.tsv") - 1))
+[ $((tr + te)) -eq 2000 ] && [ "$te" -gt 300 ] && [ "$te" -lt 500 ] && ok "export-split parts add up (train $tr, test $te)" || nok "export-split parts add up (train $tr, test $te)"
+tail -n +2 "$T/test.tsv" | cut -f1,2 >"$T/pairs.tsv"
+expect "file split from an exported test part" 0 "$BIN" split "$T/g.db" --name again --method file --test-file "$T/pairs.tsv"
+"$BIN" export-split "$T/g.db" --split again --part test >"$T/test2.tsv"
+cmp -s "$T/test.tsv" "$T/test2.tsv" && ok "file split reproduces the exported split" || nok "file split reproduces the exported split"
+printf '1\tnot-an-item\n' >"$T/badpairs.tsv"
+expect "file split with an unknown item" 1 "$BIN" split "$T/g.db" --name bad --method file --test-file "$T/badpairs.tsv"
+has "unknown item message" "$T/err" 'badpairs.tsv:1: unknown item "not-an-item"'
+expect "train pop" 0 "$BIN" train "$T/g.db" --algo pop --split r80 -q
+expect "train with an unknown algorithm" 2 "$BIN" train "$T/g.db" --algo magic --split r80
+has "unknown algorithm lists valid ones" "$T/err" "valid: pop"
+expect "train with an unknown parameter" 1 "$BIN" train "$T/g.db" --algo pop --split r80 --param nope=1
+has "unknown parameter lists valid ones" "$T/err" "unknown parameter 'nope' (valid: min_rating)"
+expect "train on an unknown split" 1 "$BIN" train "$T/g.db" --algo pop --split nosuch
+has "unknown split lists the splits" "$T/err" 'no split named "nosuch" (splits: r80, loo, cv5, again)'
+expect "train on a k-fold split" 1 "$BIN" train "$T/g.db" --algo pop --split cv5
+has "k-fold split points to cv" "$T/err" "recscope cv"
+expect "runs" 0 "$BIN" runs "$T/g.db" --format tsv
+has "runs lists pop-1" "$T/out" "pop-1	pop	done	r80	cpu"
+expect "recommend" 0 "$BIN" recommend "$T/g.db" --run pop-1 --user "$u" --k 5 --format tsv
+[ "$(wc -l <"$T/out")" -eq 6 ] && ok "recommend gives 5 items" || nok "recommend gives 5 items"
+top=$(sed -n 2p "$T/out" | cut -f2)
+expect "explain" 0 "$BIN" explain "$T/g.db" --run pop-1 --user "$u" --item "$top" --format json
+has "explain says the rank" "$T/out" '"rank":1,'
+expect "whatif" 0 "$BIN" whatif "$T/g.db" --run pop-1 --items "$top" --k 3 --format tsv
+grep -q "	$top	" "$T/out" && nok "whatif leaves out the profile's items" || ok "whatif leaves out the profile's items"
+expect "export-recs" 0 "$BIN" export-recs "$T/g.db" --run pop-1 --k 3
+has "export-recs header" "$T/out" "user	item	rank	score"
+expect "recommend for an unknown user" 1 "$BIN" recommend "$T/g.db" --run pop-1 --user nobody
+has "unknown user message" "$T/err" 'no user with id "nobody"'
+expect "recommend from an unknown run" 1 "$BIN" recommend "$T/g.db" --run nope --user "$u"
+has "unknown run lists the runs" "$T/err" 'no run named "nope" (runs: pop-1)'
+# a damaged model blob is an error, not a crash
+cp "$T/g.db" "$T/tamper.db"
+sqlite3 "$T/tamper.db" "UPDATE runs SET model = substr(model, 1, length(model) - 9) WHERE name = 'pop-1'"
+expect "a truncated model blob" 1 "$BIN" recommend "$T/tamper.db" --run pop-1 --user "$u"
+has "truncated blob message" "$T/err" "damaged"
+
 # --- bad input leaves the database unchanged ------------------------------------
 before=$(dump "$T/g.db")
 printf 'user,item,rating\nu1,i1,4\nu2,i2,abc\n' >"$T/bad.csv"
