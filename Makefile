@@ -155,8 +155,12 @@ $(SAMPLE_DB): $(BUILD)/recscope $(wildcard sample-data/*.csv)
 demo: $(BUILD)/recscope $(SAMPLE_DB)
 	$(BUILD)/recscope $(SAMPLE_DB)
 
-bench: $(BUILD)/recscope
-	@sh tests/bench/run.sh $(BUILD)/recscope
+$(BUILD)/bench/%: tests/bench/%.c $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Itests -Istore -Iengine $(ENGINE_PKG_CFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
+bench: $(BUILD)/recscope $(BUILD)/bench/bench_load
+	@sh tests/bench/run.sh $(BUILD)/recscope $(BUILD)/bench
 
 install: $(BUILD)/recscope
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

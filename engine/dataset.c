@@ -127,7 +127,11 @@ int rs_matrix_build(size_t U, size_t I, const RsTriplet *t, size_t n, RsMatrix *
     for (size_t u = 0; u < U; u++) {
         Entry *row = e + start[u];
         size_t n_row = start[u + 1] - start[u], w = 0;
-        qsort(row, n_row, sizeof *row, cmp_entry);
+        int sorted = 1; /* rows loaded from the store arrive sorted */
+        for (size_t k = 1; k < n_row && sorted; k++)
+            sorted = row[k - 1].i < row[k].i;
+        if (!sorted)
+            qsort(row, n_row, sizeof *row, cmp_entry);
         for (size_t k = 0; k < n_row; k++) {
             if (w > 0 && row[w - 1].i == row[k].i)
                 row[w - 1] = row[k];

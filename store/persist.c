@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,43 +80,146 @@ static int load_items(Store *s, RsCatalog *c, RsErr *err)
     return rc;
 }
 
-static int load_interactions(Store *s, RsCatalog *c, RsMatrix **out, RsErr *err)
+/* Maps database ids to indices: a direct table over [min id, max id] when
+ * the ids are dense enough (they are, as the importer assigns them), else
+ * binary search. */
+typedef struct IdMap {
+    const int64_t *ids;
+    size_t n;
+    int64_t base;
+    int32_t *direct; /* (span) index or -1 */
+    size_t span;
+} IdMap;
+
+static int idmap_init(IdMap *m, const int64_t *ids, size_t n)
 {
-    int64_t n = 0;
-    int rc = st_query_int(s, "SELECT count(*) FROM interactions", &n, err);
-    if (rc)
-        return rc;
-    RsTriplet *t = malloc((size_t)(n ? n : 1) * sizeof *t);
-    if (!t)
-        return rs_err_set(err, RS_ENOMEM, "out of memory loading %lld interactions",
-                          (long long)n);
-    sqlite3_stmt *st;
-    if ((rc = st_prepare(s, "SELECT user_id, item_id, rating, ts FROM interactions", &st, err))) {
-        free(t);
-        return rc;
+    memset(m, 0, sizeof *m);
+    m->ids = ids;
+    m->n = n;
+    if (n == 0 || ids[n - 1] - ids[0] >= (int64_t)(4 * n + 1024))
+        return 0;
+    m->base = ids[0];
+    m->span = (size_t)(ids[n - 1] - ids[0]) + 1;
+    if (!(m->direct = malloc(m->span * sizeof *m->direct)))
+        return -1;
+    for (size_t k = 0; k < m->span; k++)
+        m->direct[k] = -1;
+    for (size_t k = 0; k < n; k++)
+        m->direct[ids[k] - m->base] = (int32_t)k;
+    return 0;
+}
+
+static long idmap_get(const IdMap *m, int64_t id)
+{
+    if (m->direct)
+        return id >= m->base && (uint64_t)(id - m->base) < m->span ? m->direct[id - m->base] : -1;
+    return index_of(m->ids, m->n, id);
+}
+
+/* One reader of a range of users, on its own connection. */
+typedef struct Scan {
+    const char *path;
+    int64_t lo, hi;          /* user ids in [lo, hi) */
+    const IdMap *users, *items;
+    RsTriplet *t;
+    size_t n, cap;
+    int rc;
+    RsErr err;
+} Scan;
+
+static void *scan_range(void *arg)
+{
+    Scan *sc = arg;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open_v2(sc->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) ||
+        sqlite3_prepare_v2(db, "SELECT user_id, item_id, rating, ts FROM interactions "
+                               "WHERE user_id >= ?1 AND user_id < ?2", -1, &st, NULL)) {
+        sc->rc = rs_err_set(&sc->err, RS_EDB, "%s: %s", sc->path,
+                            db ? sqlite3_errmsg(db) : "cannot open");
+        goto done;
     }
-    size_t k = 0;
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_bind_int64(st, 1, sc->lo);
+    sqlite3_bind_int64(st, 2, sc->hi);
     long u = -1;
     int64_t last_user = INT64_MIN;
-    while (sqlite3_step(st) == SQLITE_ROW && k < (size_t)n) {
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t udb = sqlite3_column_int64(st, 0);
-        if (udb != last_user) { /* rows come grouped by user: one search per user */
-            u = index_of(c->user_db, c->U, udb);
+        if (udb != last_user) { /* rows come grouped by user */
+            u = idmap_get(sc->users, udb);
             last_user = udb;
         }
-        long i = index_of(c->item_db, c->I, sqlite3_column_int64(st, 1));
+        long i = idmap_get(sc->items, sqlite3_column_int64(st, 1));
         if (u < 0 || i < 0)
-            continue; /* dangling row: cannot happen with foreign keys on */
-        t[k].u = (uint32_t)u;
-        t[k].i = (uint32_t)i;
-        t[k].rating = sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN
-                                                                : (float)sqlite3_column_double(st, 2);
-        t[k].ts = sqlite3_column_type(st, 3) == SQLITE_NULL ? RS_NO_TS : sqlite3_column_int64(st, 3);
-        k++;
+            continue; /* a dangling row: impossible with foreign keys on */
+        if (sc->n == sc->cap) {
+            size_t nc = sc->cap ? sc->cap * 2 : 1 << 16;
+            RsTriplet *nt = realloc(sc->t, nc * sizeof *nt);
+            if (!nt) {
+                sc->rc = rs_err_set(&sc->err, RS_ENOMEM, "out of memory loading interactions");
+                goto done;
+            }
+            sc->t = nt;
+            sc->cap = nc;
+        }
+        RsTriplet *t = &sc->t[sc->n++];
+        t->u = (uint32_t)u;
+        t->i = (uint32_t)i;
+        t->rating = sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN
+                                                              : (float)sqlite3_column_double(st, 2);
+        t->ts = sqlite3_column_type(st, 3) == SQLITE_NULL ? RS_NO_TS : sqlite3_column_int64(st, 3);
     }
+    if (r != SQLITE_DONE)
+        sc->rc = rs_err_set(&sc->err, RS_EDB, "%s: reading interactions: %s", sc->path,
+                            sqlite3_errmsg(db));
+done:
     sqlite3_finalize(st);
-    rc = rs_matrix_build(c->U, c->I, t, k, out, err);
-    free(t);
+    sqlite3_close(db);
+    return NULL;
+}
+
+/* Reads the interactions with two connections in parallel, each over half
+ * of the users (SQLite's B-tree walk is most of the cost). Each reader sees
+ * the last committed state; an import committing in between could make the
+ * halves disagree, which only mixes two consistent states of disjoint users. */
+static int load_interactions(Store *s, RsCatalog *c, RsMatrix **out, RsErr *err)
+{
+    IdMap um, im;
+    if (idmap_init(&um, c->user_db, c->U) || idmap_init(&im, c->item_db, c->I)) {
+        free(um.direct);
+        return rs_err_set(err, RS_ENOMEM, "out of memory");
+    }
+    int64_t mid = c->U ? c->user_db[c->U / 2] : 0;
+    Scan sc[2] = {{.path = s->path, .lo = INT64_MIN, .hi = mid, .users = &um, .items = &im},
+                  {.path = s->path, .lo = mid, .hi = INT64_MAX, .users = &um, .items = &im}};
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, scan_range, &sc[1]) == 0;
+    scan_range(&sc[0]);
+    if (threaded)
+        pthread_join(th, NULL);
+    else
+        scan_range(&sc[1]);
+    int rc = sc[0].rc ? sc[0].rc : sc[1].rc;
+    if (rc)
+        *err = sc[0].rc ? sc[0].err : sc[1].err;
+    RsTriplet *all = NULL;
+    if (!rc && !(all = malloc((sc[0].n + sc[1].n + 1) * sizeof *all)))
+        rc = rs_err_set(err, RS_ENOMEM, "out of memory loading interactions");
+    if (!rc) {
+        memcpy(all, sc[0].t, sc[0].n * sizeof *all);
+        memcpy(all + sc[0].n, sc[1].t, sc[1].n * sizeof *all);
+        free(sc[0].t);
+        free(sc[1].t);
+        sc[0].t = sc[1].t = NULL;
+        rc = rs_matrix_build(c->U, c->I, all, sc[0].n + sc[1].n, out, err);
+    }
+    free(all);
+    free(sc[0].t);
+    free(sc[1].t);
+    free(um.direct);
+    free(im.direct);
     return rc;
 }
 
