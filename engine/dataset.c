@@ -104,6 +104,30 @@ int rs_matrix_build(size_t U, size_t I, const RsTriplet *t, size_t n, RsMatrix *
         if (t[k].u >= U || t[k].i >= I)
             return rs_err_set(err, RS_EUSAGE, "entry %zu: (%u, %u) outside %zu x %zu", k,
                               t[k].u, t[k].i, U, I);
+    /* Fast path: triplets already in strictly increasing (u, i) order (as
+     * the store returns them) go straight into CSR. */
+    int ordered = 1;
+    for (size_t k = 1; k < n && ordered; k++)
+        ordered = t[k - 1].u < t[k].u || (t[k - 1].u == t[k].u && t[k - 1].i < t[k].i);
+    if (ordered) {
+        RsMatrix *m = matrix_alloc(U, I, n);
+        if (!m)
+            return rs_err_set(err, RS_ENOMEM, "out of memory building a %zu-entry matrix", n);
+        for (size_t k = 0; k < n; k++) {
+            m->u_ptr[t[k].u + 1]++;
+            m->u_items[k] = t[k].i;
+            m->u_rating[k] = t[k].rating;
+            m->u_ts[k] = t[k].ts;
+        }
+        for (size_t u = 0; u < U; u++)
+            m->u_ptr[u + 1] += m->u_ptr[u];
+        if (build_csc(m)) {
+            rs_matrix_free(m);
+            return rs_err_set(err, RS_ENOMEM, "out of memory building a %zu-entry matrix", n);
+        }
+        *out = m;
+        return RS_OK;
+    }
     size_t *start = calloc(U + 1, sizeof *start); /* (U + 1) row offsets in e */
     size_t *next = malloc((U + 1) * sizeof *next);
     size_t *len = malloc((U + 1) * sizeof *len);  /* row lengths after dedupe */
