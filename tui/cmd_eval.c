@@ -450,6 +450,7 @@ static void compare_metrics(const EvalArgs *a, Session *se, char names[][128], s
             StatsWilcoxon wx = {0};
             int paired = j > 0 && same_split && m0 && mj->per_user && m0->per_user &&
                          r[0]->n_users == r[j]->n_users &&
+                         !memcmp(r[0]->users, r[j]->users, r[j]->n_users * sizeof *r[j]->users) &&
                          !stats_paired_bootstrap(m0->per_user, mj->per_user, r[j]->n_users,
                                                  STATS_BOOTSTRAP_DEFAULT_R, 0.95, 42, &bs, NULL) &&
                          !stats_wilcoxon(m0->per_user, mj->per_user, r[j]->n_users, &wx, NULL);
