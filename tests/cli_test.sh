@@ -132,6 +132,32 @@ expect "recommend for an unknown user" 1 "$BIN" recommend "$T/g.db" --run pop-1 
 has "unknown user message" "$T/err" 'no user with id "nobody"'
 expect "recommend from an unknown run" 1 "$BIN" recommend "$T/g.db" --run nope --user "$u"
 has "unknown run lists the runs" "$T/err" 'no run named "nope" (runs: pop-1)'
+for c in eval cv compare; do
+    expect "$c --help" 0 "$BIN" $c --help
+    has "$c --help shows usage" "$T/out" "usage: recscope $c"
+done
+expect "eval --format json" 0 "$BIN" eval "$T/g.db" --run pop-1 --k 5,10 --format json
+for k in '"run":"pop-1"' '"protocol":"full"' '"ndcg@10":' '"precision@10":' '"recall@10":' '"map@10":' '"mrr@10":' '"hr@10":' '"coverage@10":'; do
+    has "eval json has $k" "$T/out" "$k"
+done
+grep -q '"rmse"' "$T/out" && nok "eval json has no rmse for pop" || ok "eval json has no rmse for pop"
+expect "eval sampled" 0 "$BIN" eval "$T/g.db" --run pop-1 --protocol sampled --no-save
+has "eval text names the protocol" "$T/out" "sampled protocol (each test item among 99 sampled negatives)"
+expect "eval with a bad protocol" 2 "$BIN" eval "$T/g.db" --run pop-1 --protocol magic
+expect "eval with bad cut-offs" 2 "$BIN" eval "$T/g.db" --run pop-1 --k 0
+expect "runs shows the stored NDCG@10" 0 "$BIN" runs "$T/g.db" --format json
+grep -q '"ndcg@10":null' "$T/out" && nok "runs shows the stored NDCG@10" || ok "runs shows the stored NDCG@10"
+expect "cv --format json" 0 "$BIN" cv "$T/g.db" --algo pop --folds 3 --format json
+has "cv json has means under metrics" "$T/out" '"metrics":{'
+has "cv json has standard deviations" "$T/out" '"std":{'
+has "cv json has the time" "$T/out" '"seconds":'
+expect "a second pop run" 0 "$BIN" train "$T/g.db" --algo pop --split r80 --name pop-rated --param min_rating=4 -q
+expect "compare two runs" 0 "$BIN" compare "$T/g.db" --runs pop-1,pop-rated --k 10
+has "compare shows the paired test" "$T/out" "Wilcoxon p ="
+expect "compare the lists for a user" 0 "$BIN" compare "$T/g.db" --runs pop-1,pop-rated --user "$u" --k 5
+has "compare --user names the user" "$T/out" "user $u: top 5 of each run"
+expect "compare one run" 1 "$BIN" compare "$T/g.db" --runs pop-1
+
 # a damaged model blob is an error, not a crash
 cp "$T/g.db" "$T/tamper.db"
 sqlite3 "$T/tamper.db" "UPDATE runs SET model = substr(model, 1, length(model) - 9) WHERE name = 'pop-1'"
