@@ -47,7 +47,7 @@ endif
 LIBS := $(BUILD)/libtui.a $(BUILD)/libstore.a $(BUILD)/libengine.a $(BUILD)/libgpu.a
 LDLIBS := $(PKG_LIBS) $(GPU_LIBS)
 
-.PHONY: all test unit asan asan-unit asan-cli nocuda-test cli-test tui-test man-test demo bench install deps clean help check-layers tests-bin
+.PHONY: quality-test all test unit asan asan-unit asan-cli nocuda-test cli-test tui-test man-test demo bench install deps clean help check-layers tests-bin
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/recscope
@@ -128,6 +128,10 @@ nocuda-test:
 asan-cli: asan
 	@ASAN_OPTIONS=detect_leaks=1 RS_SUITE=cli-asan sh tests/cli_test.sh build/asan/recscope
 
+# Model quality on MovieLens-100K through the real commands.
+quality-test: $(BUILD)/recscope
+	@sh tests/quality_test.sh $(BUILD)/recscope
+
 tui-test: $(BUILD)/recscope
 	@sh tests/tui_test.sh $(BUILD)/recscope
 
@@ -137,7 +141,7 @@ tui-test: $(BUILD)/recscope
 RESULTS := $(abspath build/test-results)
 test:
 	@rm -f $(RESULTS); mkdir -p build
-	@$(MAKE) --no-print-directory RS_RESULTS=$(RESULTS) unit asan-unit cli-test asan-cli tui-test man-test nocuda-test
+	@$(MAKE) --no-print-directory RS_RESULTS=$(RESULTS) unit asan-unit cli-test asan-cli quality-test tui-test man-test nocuda-test
 	@sh tests/summary.sh $(RESULTS)
 
 man-test: $(BUILD)/recscope
