@@ -466,6 +466,28 @@ int model_save(const RsModel *m, RsBlob *out, RsErr *err)
     return RS_OK;
 }
 
+/* A stored parameter value the class could have been given. */
+static int param_in_range(const ParamSpec *sp, double v)
+{
+    if (!isfinite(v))
+        return 0;
+    switch (sp->type) {
+    case PARAM_BOOL:
+        return v == 0 || v == 1;
+    case PARAM_ENUM: {
+        int n = 1;
+        for (const char *p = sp->choices; *p; p++)
+            n += *p == '|';
+        return v == floor(v) && v >= 0 && v < n;
+    }
+    case PARAM_INT:
+        return v == floor(v) && v >= sp->min && v <= sp->max;
+    case PARAM_FLOAT:
+        return v >= sp->min && v <= sp->max;
+    }
+    return 0;
+}
+
 int model_load(const void *data, size_t len, size_t U, size_t I, RsModel **out, RsErr *err)
 {
     *out = NULL;
@@ -517,8 +539,9 @@ int model_load(const void *data, size_t len, size_t U, size_t I, RsModel **out, 
     if ((rc = model_new(cls, U, I, NULL, seed, &m, err)))
         goto done;
     for (size_t k = 0; k < np; k++)
-        if (blob_get_f64(&r, &m->pv.v[k]) || !isfinite(m->pv.v[k])) {
-            rc = rs_err_set(err, RS_EPARSE, "model blob damaged (parameters)");
+        if (blob_get_f64(&r, &m->pv.v[k]) || !param_in_range(&cls->params[k], m->pv.v[k])) {
+            rc = rs_err_set(err, RS_EPARSE, "model blob damaged (parameter %s)",
+                            cls->params[k].name);
             goto done;
         }
     if (blob_get_u64(&r, &plen) || plen != blob_remaining(&r)) {
