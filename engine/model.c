@@ -188,7 +188,8 @@ static int cmp_contrib(const void *a, const void *b)
 
 void rs_explanation_sort(RsExplanation *e, size_t max)
 {
-    qsort(e->c, e->n, sizeof *e->c, cmp_contrib);
+    if (e->n > 1)
+        qsort(e->c, e->n, sizeof *e->c, cmp_contrib);
     if (max && e->n > max)
         e->n = max;
 }

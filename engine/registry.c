@@ -4,11 +4,17 @@
  */
 #include <string.h>
 
+#include "content.h"
+#include "knn.h"
 #include "model.h"
 #include "pop.h"
 
 static const ModelClass *const classes[] = {
     &model_pop,
+    &model_itemknn,
+    &model_userknn,
+    &model_content,
+    &model_hybrid,
 };
 
 const ModelClass *model_class_find(const char *name)
