@@ -4,7 +4,9 @@
  */
 #include <string.h>
 
+#include "als.h"
 #include "content.h"
+#include "ease.h"
 #include "knn.h"
 #include "model.h"
 #include "pop.h"
@@ -13,6 +15,8 @@ static const ModelClass *const classes[] = {
     &model_pop,
     &model_itemknn,
     &model_userknn,
+    &model_ease,
+    &model_als,
     &model_content,
     &model_hybrid,
 };

@@ -153,12 +153,25 @@ static int keep_per_user(const char *base)
     return 0;
 }
 
+/* The protocol as stored: "full", "sampled", or with the relevance
+ * threshold "full;relevance>=4" (so a filtered evaluation never replaces
+ * the unfiltered numbers). */
+static const char *stored_protocol(const EvalResult *r, char *buf, size_t cap)
+{
+    if (isnan(r->relevance_threshold))
+        return eval_protocol_name(r->protocol);
+    snprintf(buf, cap, "%s;relevance>=%g", eval_protocol_name(r->protocol),
+             r->relevance_threshold);
+    return buf;
+}
+
 static int save_eval(Session *se, const EvalResult *r, RsErr *err)
 {
     StoreMetric *sm = calloc(r->n_metrics ? r->n_metrics : 1, sizeof *sm);
     if (!sm)
         return rs_err_set(err, RS_ENOMEM, "out of memory");
-    const char *proto = eval_protocol_name(r->protocol);
+    char pbuf[64];
+    const char *proto = stored_protocol(r, pbuf, sizeof pbuf);
     for (size_t k = 0; k < r->n_metrics; k++) {
         split_name(r->metrics[k].name, sm[k].name, sizeof sm[k].name, &sm[k].k);
         sm[k].value = r->metrics[k].value;
@@ -183,7 +196,10 @@ static void print_eval(const EvalArgs *a, const Session *se, const EvalResult *r
         json_str(stdout, se->run.algorithm);
         printf(",\"split\":");
         json_str(stdout, se->split.name);
-        printf(",\"protocol\":\"%s\",\"users\":%zu,\"metrics\":{", proto, r->n_users);
+        printf(",\"protocol\":\"%s\",\"users\":%zu,", proto, r->n_users);
+        if (!isnan(r->relevance_threshold))
+            printf("\"relevance_threshold\":%g,", r->relevance_threshold);
+        printf("\"metrics\":{");
         for (size_t k = 0; k < r->n_metrics; k++) {
             printf("%s\"%s\":", k ? "," : "", r->metrics[k].name);
             print_num(r->metrics[k].value);
@@ -311,9 +327,9 @@ static int cv_fold(Session *se, const ModelClass *cls, const ParamValues *pv, co
 static void print_cv(const EvalArgs *a, const CvAcc *acc, size_t nacc, double secs)
 {
     if (a->fmt == OUT_JSON) {
-        printf("{\"algorithm\":\"%s\",\"folds\":%d,\"seed\":%llu,\"protocol\":\"full\","
+        printf("{\"algorithm\":\"%s\",\"folds\":%d,\"seed\":%llu,\"protocol\":\"%s\","
                "\"seconds\":%.4f,\"metrics\":{", a->algo, a->folds, (unsigned long long)a->seed,
-               secs);
+               eval_protocol_name(a->o.protocol), secs);
         for (size_t k = 0; k < nacc; k++) {
             printf("%s\"%s\":", k ? "," : "", acc[k].name);
             print_num(acc[k].sum / acc[k].n);
@@ -328,8 +344,8 @@ static void print_cv(const EvalArgs *a, const CvAcc *acc, size_t nacc, double se
         printf("}}\n");
         return;
     }
-    printf("%s, %d-fold cross-validation (seed %llu), full protocol, %.2f s in all\n", a->algo,
-           a->folds, (unsigned long long)a->seed, secs);
+    printf("%s, %d-fold cross-validation (seed %llu), %s protocol, %.2f s in all\n", a->algo,
+           a->folds, (unsigned long long)a->seed, eval_protocol_name(a->o.protocol), secs);
     printf("  %-20s %10s %10s\n", "metric", "mean", "std");
     for (size_t k = 0; k < nacc; k++) {
         double mean = acc[k].sum / acc[k].n;

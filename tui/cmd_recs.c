@@ -19,7 +19,8 @@ typedef struct RecArgs {
     OutFormat fmt;
 } RecArgs;
 
-enum { NEED_USER = 1, NEED_ITEM = 2, NEED_ITEMS = 4 };
+enum { NEED_USER = 1, NEED_ITEM = 2, NEED_ITEMS = 4, TAKES_SEEN = 8, TAKES_FORMAT = 16,
+       TAKES_K = 32 };
 
 static int parse_rec(int argc, char **argv, const char *usage, int need, long def_k, RecArgs *a)
 {
@@ -57,6 +58,17 @@ static int parse_rec(int argc, char **argv, const char *usage, int need, long de
     if (argc - optind != 1)
         return cli_usage_error(cmd, "expected DB");
     a->db = argv[optind];
+    if (a->include_seen && !(need & TAKES_SEEN))
+        return cli_usage_error(cmd, "--include-seen is not an option of %s", cmd);
+    if (a->fmt != OUT_TEXT && !(need & TAKES_FORMAT))
+        return cli_usage_error(cmd, "--format is not an option of %s", cmd);
+    if (a->k != def_k && !(need & TAKES_K))
+        return cli_usage_error(cmd, "--k is not an option of %s", cmd);
+    if ((a->user && !(need & NEED_USER)) || (a->item && !(need & NEED_ITEM)) ||
+        (a->items && !(need & NEED_ITEMS)))
+        return cli_usage_error(cmd, "%s is not an option of %s",
+                               a->user && !(need & NEED_USER) ? "--user"
+                               : a->item && !(need & NEED_ITEM) ? "--item" : "--items", cmd);
     if (!a->run)
         return cli_usage_error(cmd, "--run is required");
     if ((need & NEED_USER) && !a->user)
@@ -127,7 +139,7 @@ static const char recommend_usage[] =
 int cmd_recommend(int argc, char **argv)
 {
     RecArgs a;
-    int rc = parse_rec(argc, argv, recommend_usage, NEED_USER, 10, &a);
+    int rc = parse_rec(argc, argv, recommend_usage, NEED_USER | TAKES_SEEN | TAKES_FORMAT | TAKES_K, 10, &a);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
     Session se;
@@ -185,6 +197,13 @@ static const char *kind_name(ExplKind k)
     return (size_t)k < RS_ARRAY_LEN(names) ? names[k] : "?";
 }
 
+static uint32_t u_index(const Session *se, const RecArgs *a)
+{
+    uint32_t u = 0;
+    session_user(se, a->user, &u, NULL);
+    return u;
+}
+
 static void print_explanation(const Session *se, const RecArgs *a, uint32_t item,
                               const RsExplanation *e)
 {
@@ -226,8 +245,10 @@ static void print_explanation(const Session *se, const RecArgs *a, uint32_t item
     printf("  score %.6g", e->score);
     if (e->rank > 0)
         printf(", rank %ld among the user's unseen items", e->rank);
+    else if (rs_matrix_find(se->train, u_index(se, a), item) != (size_t)-1)
+        printf(" (already in the user's training history)");
     else
-        printf(" (already in the user's history)");
+        printf(" (not ranked: the model gives it no score)");
     printf("\n  %s\n", e->method);
     if (e->additive)
         printf("  the contributions%s add up to the score\n",
@@ -253,7 +274,7 @@ static void print_explanation(const Session *se, const RecArgs *a, uint32_t item
 int cmd_explain(int argc, char **argv)
 {
     RecArgs a;
-    int rc = parse_rec(argc, argv, explain_usage, NEED_USER | NEED_ITEM, 10, &a);
+    int rc = parse_rec(argc, argv, explain_usage, NEED_USER | NEED_ITEM | TAKES_FORMAT, 10, &a);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
     if (a.fmt == OUT_TSV)
@@ -289,7 +310,7 @@ static const char similar_usage[] =
 int cmd_similar(int argc, char **argv)
 {
     RecArgs a;
-    int rc = parse_rec(argc, argv, similar_usage, NEED_ITEM, 10, &a);
+    int rc = parse_rec(argc, argv, similar_usage, NEED_ITEM | TAKES_FORMAT | TAKES_K, 10, &a);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
     Session se;
@@ -330,7 +351,7 @@ static const char whatif_usage[] =
 int cmd_whatif(int argc, char **argv)
 {
     RecArgs a;
-    int rc = parse_rec(argc, argv, whatif_usage, NEED_ITEMS, 10, &a);
+    int rc = parse_rec(argc, argv, whatif_usage, NEED_ITEMS | TAKES_FORMAT | TAKES_K, 10, &a);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
     Session se;
@@ -373,7 +394,7 @@ static const char export_recs_usage[] =
 int cmd_export_recs(int argc, char **argv)
 {
     RecArgs a;
-    int rc = parse_rec(argc, argv, export_recs_usage, 0, 10, &a);
+    int rc = parse_rec(argc, argv, export_recs_usage, TAKES_K, 10, &a);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
     Session se;
