@@ -163,7 +163,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Itests -Istore -Iengine $(ENGINE_PKG_CFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
-bench: $(BUILD)/recscope $(BUILD)/bench/bench_load
+bench: $(BUILD)/recscope $(BUILD)/bench/bench_load $(BUILD)/bench/bench_models
 	@sh tests/bench/run.sh $(BUILD)/recscope $(BUILD)/bench
 
 install: $(BUILD)/recscope

@@ -8,6 +8,7 @@
 #include "content.h"
 #include "ease.h"
 #include "knn.h"
+#include "mf.h"
 #include "model.h"
 #include "pop.h"
 
@@ -17,6 +18,8 @@ static const ModelClass *const classes[] = {
     &model_userknn,
     &model_ease,
     &model_als,
+    &model_bpr,
+    &model_mf,
     &model_content,
     &model_hybrid,
 };

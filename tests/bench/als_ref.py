@@ -6,7 +6,8 @@ all rows at once with sparse-matrix products (no Python loop over users).
 
 usage: als_ref.py TRAIN.tsv [factors=64] [iterations=15] [reg=20] [alpha=1]
        [cg_steps=3] [runs=3]
-TRAIN.tsv: `recscope export-split --part train` output (user, item, ...).
+TRAIN: `recscope export-split` TSV or a generated interactions.csv
+(user, item, ...; header first).
 Prints each fit's seconds and the median. Binary confidence c = 1 + alpha.
 """
 import sys
@@ -22,7 +23,7 @@ def load(path):
     with open(path) as f:
         next(f)
         for line in f:
-            u, i = line.split("\t", 2)[:2]
+            u, i = line.replace(",", "\t").split("\t", 2)[:2]
             rows.append(users.setdefault(u, len(users)))
             cols.append(items.setdefault(i, len(items)))
     data = np.ones(len(rows), dtype=np.float32)

@@ -1,49 +1,122 @@
 #!/bin/sh
-# run.sh BINARY - the benchmarks. Each figure is the median of several runs,
-# printed beside a reference measured in the same run on the same machine.
-#   BENCH_RUNS=N      runs per figure (default 5)
-#   BENCH_SIZES="1000000 ..."   interaction counts for the import benchmark
+# run.sh BINARY BENCHDIR - the benchmarks, as one table. Each figure is the
+# median of several runs, beside a reference measured in the same run on
+# the same machine.
+#   BENCH_RUNS=N        runs per figure (default 3)
+#   BENCH_SIZE=N        interactions of the generated dataset (default 1000000)
+#   BENCH_20M=1         also load a generated 20M-interaction dataset (slow)
 set -eu
 BIN=$(readlink -f "$1")
-RUNS=${BENCH_RUNS:-5}
-SIZES=${BENCH_SIZES:-1000000}
+BD=$(readlink -f "$2")
+RUNS=${BENCH_RUNS:-3}
+N=${BENCH_SIZE:-1000000}
+PY=/usr/bin/python3
 T=$(mktemp -d /tmp/recscope-bench.XXXXXX)
 trap 'rm -rf "$T"' EXIT
+export OMP_NUM_THREADS=$(nproc) OPENBLAS_NUM_THREADS=$(nproc)
 
 now() { date +%s.%N; }
 calc() { awk "BEGIN { print $1 }"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# time_cmd FILE CMD...: appends the wall seconds of CMD to FILE
+time_cmd() {
+    f=$1
+    shift
+    t0=$(now)
+    "$@" >/dev/null 2>&1
+    t1=$(now)
+    calc "$t1 - $t0" >>"$f"
+}
+row() { # NAME SIZE RS REF (seconds; REF may be -)
+    if [ "$4" = - ]; then
+        printf '| %-40s | %-12s | %10.3f s | %14s | %7s |\n' "$1" "$2" "$3" "-" "-"
+    else
+        printf '| %-40s | %-12s | %10.3f s | %12.3f s | %6.2fx |\n' "$1" "$2" "$3" "$4" "$(calc "$4 / $3")"
+    fi
+}
+note() { printf '| %-40s | %-12s | %s |\n' "$1" "$2" "$3"; }
+have_py() { [ -x "$PY" ] && "$PY" -c 'import numpy, scipy' 2>/dev/null; }
 
-echo "recscope benchmarks ($(nproc) cores, $RUNS runs each, medians)"
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-printf '%-34s %12s %14s %14s %8s\n' benchmark size recscope reference ratio
-
-for n in $SIZES; do
-    users=$((n / 106 + 1))
-    items=$((n / 60 + 1))
-    [ "$items" -gt 30000 ] && items=30000
-    "$BIN" generate "$T/data" --users $users --items $items --interactions "$n" --seed 1 >/dev/null
-    # reference: sqlite3's own .import of the same CSV into a plain table
-    # (no ids interned, no validation, no indexes): the floor of SQLite's speed
-    : >"$T/rs.times"
-    : >"$T/ref.times"
-    for r in $(seq "$RUNS"); do
-        rm -f "$T/b.db" "$T/b.db-wal" "$T/b.db-shm" "$T/ref.db"
-        t0=$(now)
-        "$BIN" import "$T/b.db" "$T/data" -q
-        t1=$(now)
-        calc "$t1 - $t0" >>"$T/rs.times"
-        t0=$(now)
-        sqlite3 "$T/ref.db" "PRAGMA journal_mode=WAL;" \
-            "CREATE TABLE r(user TEXT, item TEXT, rating REAL, ts INTEGER);" \
-            ".mode csv" ".import --skip 1 $T/data/interactions.csv r" >/dev/null
-        t1=$(now)
-        calc "$t1 - $t0" >>"$T/ref.times"
-    done
-    rs=$(median <"$T/rs.times")
-    ref=$(median <"$T/ref.times")
-    printf '%-34s %12s %10.0f/s %10.0f/s %7.2fx\n' "import (interactions/s)" "$n" \
-        "$(calc "$n / $rs")" "$(calc "$n / $ref")" "$(calc "$ref / $rs")"
-    printf '%-34s %12s %12.2f s %12.2f s\n' "  import wall time (median)" "$n" "$rs" "$ref"
-done
+echo "recscope benchmarks: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), medians of $RUNS runs"
 echo "ratio = reference time / recscope time (above 1: recscope is faster)"
+echo
+echo "| benchmark | size | recscope | reference | ratio |"
+echo "|---|---|---|---|---|"
+
+users=$((N / 106 + 1))
+items=$((N / 60 + 1))
+[ "$items" -gt 16000 ] && items=16000
+"$BIN" generate "$T/data" --users $users --items $items --interactions "$N" --seed 1 -q
+
+# import: recscope vs sqlite3's own CSV import into a bare table
+for r in $(seq "$RUNS"); do
+    rm -f "$T/b.db" "$T/b.db-wal" "$T/b.db-shm" "$T/ref.db"
+    time_cmd "$T/imp.rs" "$BIN" import "$T/b.db" "$T/data" -q
+    time_cmd "$T/imp.ref" sqlite3 "$T/ref.db" "PRAGMA journal_mode=WAL;" \
+        "CREATE TABLE r(user TEXT, item TEXT, rating REAL, ts INTEGER);" \
+        ".mode csv" ".import --skip 1 $T/data/interactions.csv r"
+done
+rs=$(median <"$T/imp.rs")
+row "import (ref: sqlite3 .import, bare table)" "$N" "$rs" "$(median <"$T/imp.ref")"
+note "  import rate" "$N" "$(calc "$N / $rs" | cut -d. -f1) interactions/s"
+
+# loading into memory: recscope vs a bare SQLite scan of the same table
+"$BD/bench_load" "$T/b.db" "$RUNS" | sed -n 's/^median \(.*\) s/\1/p' >"$T/load.rs"
+for r in $(seq "$RUNS"); do
+    time_cmd "$T/load.ref" sqlite3 "$T/b.db" "SELECT count(*), sum(rating), sum(ts), sum(item_id) FROM interactions"
+done
+row "load into CSR+CSC (ref: SQLite full scan)" "$N" "$(cat "$T/load.rs")" "$(median <"$T/load.ref")"
+if [ "${BENCH_20M:-0}" = 1 ]; then
+    "$BIN" generate "$T/d20" --users 138493 --items 26744 --interactions 20000000 --seed 1 -q
+    "$BIN" import "$T/b20.db" "$T/d20" -q
+    rm -rf "$T/d20"
+    "$BD/bench_load" "$T/b20.db" "$RUNS" | sed -n 's/^median \(.*\) s/\1/p' >"$T/load20.rs"
+    row "load into CSR+CSC" "20000000" "$(cat "$T/load20.rs")" -
+    rm -f "$T/b20.db"*
+fi
+
+# models: fit on every interaction, peak memory, recommend latency
+model() { # ALGO PARAMS... -> fit median in $T/fit, details in $T/model.out
+    "$BD/bench_models" "$T/b.db" "$@" runs=$RUNS >"$T/model.out"
+    sed -n 's/^median fit \(.*\) s/\1/p' "$T/model.out" >"$T/fit"
+}
+details() { # NAME
+    note "  $1 peak memory" "$N" "$(sed -n 's/^peak memory //p' "$T/model.out")"
+    note "  $1 recommend latency" "$N" "$(sed -n 's/^recommend latency //p' "$T/model.out")"
+}
+ref_py() { # SCRIPT ARGS... -> median seconds or -
+    if have_py; then "$PY" "$@" runs=$RUNS 2>/dev/null | sed -n 's/^median \(.*\) s/\1/p'; else echo -; fi
+}
+model als
+row "ALS 64 factors, 15 iters (ref: numpy/scipy CG)" "$N" "$(cat "$T/fit")" \
+    "$(ref_py "$(dirname "$0")/als_ref.py" "$T/data/interactions.csv")"
+details ALS
+model itemknn k=100
+row "ItemKNN k=100 (ref: scipy sparse cosine)" "$N" "$(cat "$T/fit")" \
+    "$(ref_py "$(dirname "$0")/ref_models.py" itemknn "$T/data/interactions.csv" k=100)"
+details ItemKNN
+if "$BIN" train --list | grep -q '^bpr '; then
+    model bpr
+    row "BPR-MF 64 factors, default epochs" "$N" "$(cat "$T/fit")" -
+    details BPR
+fi
+# EASE on a 10,000-item catalogue
+"$BIN" generate "$T/d10k" --users 5000 --items 10000 --interactions 500000 --seed 2 -q
+"$BIN" import "$T/e.db" "$T/d10k" -q
+"$BD/bench_models" "$T/e.db" ease runs=$RUNS >"$T/model.out"
+row "EASE, 10,000 items (ref: numpy inv)" "500000" \
+    "$(sed -n 's/^median fit \(.*\) s/\1/p' "$T/model.out")" \
+    "$(ref_py "$(dirname "$0")/ref_models.py" ease "$T/d10k/interactions.csv")"
+N=500000 details EASE
+# biased MF, 5-fold CV on MovieLens-100K (Surprise's published figure: 6 s)
+ML=${RECSCOPE_ML100K:-}
+[ -z "$ML" ] && for d in ../shared/datasets/ml-100k "$(dirname "$0")/../../../shared/datasets/ml-100k"; do
+    [ -f "$d/u.data" ] && ML=$d && break
+done
+if [ -n "$ML" ] && [ -f "$ML/u.data" ] && "$BIN" train --list | grep -q '^mf '; then
+    "$BIN" import "$T/ml.db" "$ML" -q
+    for r in $(seq "$RUNS"); do
+        "$BIN" cv "$T/ml.db" --algo mf --folds 5 --format json | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' >>"$T/cv"
+    done
+    row "MF 5-fold CV on ML-100K (fit + eval)" "100000" "$(median <"$T/cv")" -
+fi

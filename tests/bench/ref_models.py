@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""ref_models.py - plain numpy/scipy references for recscope's model
+benchmarks, timed the same way (median of runs).
+
+usage: ref_models.py itemknn TRAIN.tsv [k=100] [runs=3]
+       ref_models.py ease TRAIN.tsv [lambda=400] [runs=3]
+TRAIN: `recscope export-split` TSV or a generated interactions.csv
+(user, item, ...; header first).
+
+itemknn: cosine similarity of the item columns by a sparse product
+(X^T X, normalised) and the top k neighbours of every item.
+ease: Steck 2019 closed form, B = -P / diag(P), P = (X^T X + lambda I)^-1.
+"""
+import sys
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def load(path):
+    users, items = {}, {}
+    rows, cols = [], []
+    with open(path) as f:
+        next(f)
+        for line in f:
+            u, i = line.replace(",", "\t").split("\t", 2)[:2]
+            rows.append(users.setdefault(u, len(users)))
+            cols.append(items.setdefault(i, len(items)))
+    data = np.ones(len(rows), dtype=np.float32)
+    return sp.csr_matrix((data, (rows, cols)), shape=(len(users), len(items)))
+
+
+def itemknn(X, k):
+    Xc = X.tocsc()
+    norms = np.sqrt(np.asarray(Xc.multiply(Xc).sum(axis=0))).ravel()
+    norms[norms == 0] = 1
+    N = Xc @ sp.diags(1.0 / norms)
+    S = (N.T @ N).tocsr()
+    S.setdiag(0)
+    S.eliminate_zeros()
+    # keep the k largest per row
+    out = []
+    for r in range(S.shape[0]):
+        lo, hi = S.indptr[r], S.indptr[r + 1]
+        vals = S.data[lo:hi]
+        if hi - lo > k:
+            keep = np.argpartition(-vals, k)[:k]
+            out.append((S.indices[lo:hi][keep], vals[keep]))
+        else:
+            out.append((S.indices[lo:hi], vals))
+    return out
+
+
+def ease(X, lam):
+    G = (X.T @ X).toarray().astype(np.float64)
+    G[np.diag_indices_from(G)] += lam
+    P = np.linalg.inv(G)
+    B = -P / np.diag(P)
+    B[np.diag_indices_from(B)] = 0
+    return B
+
+
+def main():
+    what, path = sys.argv[1], sys.argv[2]
+    args = dict(a.split("=") for a in sys.argv[3:])
+    runs = int(args.get("runs", 3))
+    X = load(path)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        if what == "itemknn":
+            itemknn(X, int(args.get("k", 100)))
+        else:
+            ease(X, float(args.get("lambda", 400)))
+        times.append(time.perf_counter() - t0)
+        print("numpy %s fit: %.3f s" % (what, times[-1]))
+    print("median %.3f s" % sorted(times)[len(times) // 2])
+
+
+if __name__ == "__main__":
+    main()
