@@ -255,8 +255,15 @@ static void print_explanation(const Session *se, const RecArgs *a, uint32_t item
                e->bias != 0 ? " plus the baseline" : "");
     if (e->bias != 0)
         printf("  baseline %.6g\n", e->bias);
+    size_t shown = 0, near = 0;
     for (size_t k = 0; k < e->n; k++) {
         const RsContribution *c = &e->c[k];
+        if (c->value == 0 && !isnan(c->similarity)) {
+            near++; /* listed below */
+            continue;
+        }
+        if (++shown > 20)
+            continue;
         double share = total > 0 ? fabs(c->value) / total : 0;
         char bar[21];
         int fill = (int)(share * 20 + 0.5);
@@ -268,6 +275,18 @@ static void print_explanation(const Session *se, const RecArgs *a, uint32_t item
         if (!isnan(c->similarity))
             printf("  (sim %.3f)", c->similarity);
         printf("\n");
+    }
+    if (shown > 20)
+        printf("  ... and %zu smaller contributions\n", shown - 20);
+    if (near)
+        printf("  nearest history items (similarity, no share of the score):\n");
+    for (size_t k = 0, j = 0; k < e->n && j < 10; k++) {
+        const RsContribution *c = &e->c[k];
+        if (c->value == 0 && !isnan(c->similarity)) {
+            printf("    %6.3f  %s\n", c->similarity,
+                   cli_clean(contrib_label(se, c, buf, sizeof buf), c1, 60));
+            j++;
+        }
     }
 }
 
@@ -292,7 +311,7 @@ int cmd_explain(int argc, char **argv)
     if (!rc)
         rc = model_explain(se.model, se.train, se.d->cat, u, NULL, i, &e, &err);
     if (!rc) {
-        rs_explanation_sort(&e, 20);
+        rs_explanation_sort(&e, 0);
         print_explanation(&se, &a, i, &e);
     }
     rs_explanation_done(&e);
