@@ -197,6 +197,13 @@ static const char *kind_name(ExplKind k)
     return (size_t)k < RS_ARRAY_LEN(names) ? names[k] : "?";
 }
 
+static int cmp_similarity(const void *a, const void *b)
+{
+    float x = (*(const RsContribution *const *)a)->similarity;
+    float y = (*(const RsContribution *const *)b)->similarity;
+    return (x < y) - (x > y);
+}
+
 static uint32_t u_index(const Session *se, const RecArgs *a)
 {
     uint32_t u = 0;
@@ -278,16 +285,19 @@ static void print_explanation(const Session *se, const RecArgs *a, uint32_t item
     }
     if (shown > 20)
         printf("  ... and %zu smaller contributions\n", shown - 20);
-    if (near)
-        printf("  nearest history items (similarity, no share of the score):\n");
-    for (size_t k = 0, j = 0; k < e->n && j < 10; k++) {
-        const RsContribution *c = &e->c[k];
-        if (c->value == 0 && !isnan(c->similarity)) {
-            printf("    %6.3f  %s\n", c->similarity,
-                   cli_clean(contrib_label(se, c, buf, sizeof buf), c1, 60));
-            j++;
-        }
-    }
+    if (!near)
+        return;
+    printf("  nearest history items (similarity, no share of the score):\n");
+    const RsContribution **nc = malloc(near * sizeof *nc);
+    size_t nn = 0;
+    for (size_t k = 0; nc && k < e->n; k++)
+        if (e->c[k].value == 0 && !isnan(e->c[k].similarity))
+            nc[nn++] = &e->c[k];
+    qsort(nc, nn, sizeof *nc, cmp_similarity);
+    for (size_t j = 0; j < nn && j < 10; j++)
+        printf("    %6.3f  %s\n", nc[j]->similarity,
+               cli_clean(contrib_label(se, nc[j], buf, sizeof buf), c1, 60));
+    free(nc);
 }
 
 int cmd_explain(int argc, char **argv)
