@@ -77,7 +77,11 @@ typedef struct FitContext {
     FitProgressFn progress;    /* may be NULL */
     void *progress_ctx;
     atomic_int *cancel;        /* may be NULL; fit returns RS_ECANCEL when set */
+    int device;                /* RS_DEVICE_CPU, or RS_DEVICE_GPU for a class with
+                                * MODEL_GPU when gpu_probe() found a device */
 } FitContext;
+
+enum { RS_DEVICE_CPU = 0, RS_DEVICE_GPU = 1 };
 
 /* ---- fold-in profiles and explanations -------------------------------------- */
 
@@ -133,6 +137,7 @@ enum {
     MODEL_FOLDIN = 2,       /* score_profile() is implemented */
     MODEL_ADDITIVE = 4,     /* explanations are additive */
     MODEL_NEEDS_CATALOG = 8,/* fit needs ctx->cat metadata */
+    MODEL_GPU = 16,         /* fit can run on the GPU (ctx->device) */
 };
 
 typedef struct RsModel RsModel;

@@ -119,20 +119,34 @@ static void follow(RsJob *j, int show)
     sigaction(SIGINT, &old, NULL);
 }
 
-static const char *pick_device(const char *want, const ModelClass *cls)
+/* The device to train on: "cpu", or "gpu" when asked for (or auto) and both
+ * a device and a GPU version of the algorithm exist. --device gpu without
+ * them is an error; auto falls back to the CPU, saying why when a GPU
+ * version exists but no device does. *name gets the device's name. */
+static int pick_device(const char *want, const ModelClass *cls, int quiet, const char **dev,
+                       char *name, size_t cap, RsErr *err)
 {
+    *dev = "cpu";
+    snprintf(name, cap, "cpu");
     if (!strcmp(want, "cpu"))
-        return "cpu";
+        return RS_OK;
     RsGpuInfo gi;
     gpu_probe(&gi);
-    if (!strcmp(want, "gpu")) {
-        if (gi.devices <= 0)
-            cli_error("--device gpu: %s; training on the CPU", gi.message);
-        else
-            cli_error("--device gpu: no GPU version of %s in this build yet; training on the CPU",
-                      cls->name);
+    int has_gpu_code = (cls->flags & MODEL_GPU) != 0;
+    if (gi.devices > 0 && has_gpu_code) {
+        *dev = "gpu";
+        snprintf(name, cap, "gpu: %s", gi.name);
+        if (!quiet && !strcmp(want, "auto"))
+            fprintf(stderr, "recscope: training %s on the GPU (%s)\n", cls->name, gi.name);
+        return RS_OK;
     }
-    return "cpu";
+    if (!strcmp(want, "gpu"))
+        return rs_err_set(err, RS_EGPU, "--device gpu: %s",
+                          !has_gpu_code ? "this algorithm has no GPU version; use --device cpu"
+                                        : gi.message);
+    if (has_gpu_code && !quiet && gi.built)
+        fprintf(stderr, "recscope: %s; training %s on the CPU\n", gi.message, cls->name);
+    return RS_OK;
 }
 
 typedef struct TrainArgs {
@@ -213,10 +227,15 @@ static int run_training(Session *se, const TrainArgs *a, RsErr *err)
     RsModel *m;
     if ((rc = model_new(cls, se->d->all->U, se->d->all->I, &pv, a->seed, &m, err)))
         return rc;
+    const char *device;
+    char devname[160];
+    if ((rc = pick_device(a->device, cls, a->quiet, &device, devname, sizeof devname, err))) {
+        model_free(m);
+        return rc;
+    }
     char *json = params_to_json(cls->params, cls->nparams, &pv);
     int64_t run_id = 0;
-    const char *device = pick_device(a->device, cls);
-    rc = store_run_create(se->store, name, cls->name, json, se->split.id, device, a->seed,
+    rc = store_run_create(se->store, name, cls->name, json, se->split.id, devname, a->seed,
                           &run_id, err);
     free(json);
     if (rc) {
@@ -224,7 +243,8 @@ static int run_training(Session *se, const TrainArgs *a, RsErr *err)
         return rc;
     }
     FitContext ctx = {.train = se->train, .valid = se->valid, .cat = se->d->cat,
-                      .nthreads = a->threads ? (int)a->threads : rs_ncpus()};
+                      .nthreads = a->threads ? (int)a->threads : rs_ncpus(),
+                      .device = !strcmp(device, "gpu") ? RS_DEVICE_GPU : RS_DEVICE_CPU};
     RsJob *j;
     if ((rc = job_start_fit(m, &ctx, &j, err))) {
         model_free(m);
