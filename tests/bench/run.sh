@@ -116,7 +116,7 @@ done
 if [ -n "$ML" ] && [ -f "$ML/u.data" ] && "$BIN" train --list | grep -q '^mf '; then
     "$BIN" import "$T/ml.db" "$ML" -q
     for r in $(seq "$RUNS"); do
-        "$BIN" cv "$T/ml.db" --algo mf --folds 5 --format json | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' >>"$T/cv"
+        "$BIN" cv "$T/ml.db" --algo mf --folds 5 --rating-only --format json | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' >>"$T/cv"
     done
-    row "MF 5-fold CV on ML-100K (fit + eval)" "100000" "$(median <"$T/cv")" -
+    row "MF 5-fold CV on ML-100K (Surprise: 6 s)" "100000" "$(median <"$T/cv")" -
 fi
