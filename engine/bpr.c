@@ -420,36 +420,6 @@ static int bpr_explain(const RsModel *m, const RsMatrix *train, const RsCatalog 
     return rc;
 }
 
-static int bpr_similar(const RsModel *m, const RsMatrix *train, uint32_t item, float *scores,
-                       RsErr *err)
-{
-    (void)train;
-    const FactorModel *f = fm_of(m, err);
-    return f ? fm_similar(f, item, scores, err) : RS_EUSAGE;
-}
-
-static int bpr_save(const RsModel *m, RsBlob *b, RsErr *err)
-{
-    const FactorModel *f = fm_of(m, err);
-    return f ? fm_save(f, b, err) : RS_EUSAGE;
-}
-
-static int bpr_load(RsModel *m, RsBlobReader *r, RsErr *err)
-{
-    FactorModel *f;
-    int rc = fm_load(r, m->U, m->I, model_param(m, "factors"), &f, err);
-    if (rc)
-        return rc;
-    m->cls->free_state(m);
-    m->state = f;
-    return RS_OK;
-}
-
-static void bpr_free_state(RsModel *m)
-{
-    fm_free(m->state);
-    m->state = NULL;
-}
 
 const ModelClass model_bpr = {
     .name = "bpr",
@@ -463,8 +433,8 @@ const ModelClass model_bpr = {
     .score_profile = bpr_score_profile,
     .predict = NULL,
     .explain = bpr_explain,
-    .similar = bpr_similar,
-    .save = bpr_save,
-    .load = bpr_load,
-    .free_state = bpr_free_state,
+    .similar = fm_model_similar,
+    .save = fm_model_save,
+    .load = fm_model_load,
+    .free_state = fm_model_free_state,
 };

@@ -744,21 +744,23 @@ static int mf_explain(const RsModel *m, const RsMatrix *train, const RsCatalog *
     return rc;
 }
 
-static int mf_similar(const RsModel *m, const RsMatrix *train, uint32_t item, float *scores,
-                      RsErr *err)
+/* The hooks both factor classes (mf, bpr) share: similar items by factor
+ * cosine, the blob, freeing. */
+int fm_model_similar(const RsModel *m, const RsMatrix *train, uint32_t item, float *scores,
+                     RsErr *err)
 {
     (void)train;
     const FactorModel *f = fm_of(m, err);
     return f ? fm_similar(f, item, scores, err) : RS_EUSAGE;
 }
 
-static int mf_save(const RsModel *m, RsBlob *b, RsErr *err)
+int fm_model_save(const RsModel *m, RsBlob *b, RsErr *err)
 {
     const FactorModel *f = fm_of(m, err);
     return f ? fm_save(f, b, err) : RS_EUSAGE;
 }
 
-static int mf_load(RsModel *m, RsBlobReader *r, RsErr *err)
+int fm_model_load(RsModel *m, RsBlobReader *r, RsErr *err)
 {
     FactorModel *f;
     int rc = fm_load(r, m->U, m->I, model_param(m, "factors"), &f, err);
@@ -769,7 +771,7 @@ static int mf_load(RsModel *m, RsBlobReader *r, RsErr *err)
     return RS_OK;
 }
 
-static void mf_free_state(RsModel *m)
+void fm_model_free_state(RsModel *m)
 {
     fm_free(m->state);
     m->state = NULL;
@@ -787,8 +789,8 @@ const ModelClass model_mf = {
     .score_profile = mf_score_profile,
     .predict = mf_predict,
     .explain = mf_explain,
-    .similar = mf_similar,
-    .save = mf_save,
-    .load = mf_load,
-    .free_state = mf_free_state,
+    .similar = fm_model_similar,
+    .save = fm_model_save,
+    .load = fm_model_load,
+    .free_state = fm_model_free_state,
 };

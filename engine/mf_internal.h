@@ -173,4 +173,11 @@ float bpr_sgd_step(float *p, float *qi, float *qj, float *bi, float *bj, float l
 double bpr_sample_loss(const float *p, const float *qi, const float *qj, const float *bi,
                        const float *bj, float reg, size_t K);
 
+/* Hooks shared by the mf and bpr classes (engine/mf.c). */
+int fm_model_similar(const RsModel *m, const RsMatrix *train, uint32_t item, float *scores,
+                     RsErr *err);
+int fm_model_save(const RsModel *m, RsBlob *b, RsErr *err);
+int fm_model_load(RsModel *m, RsBlobReader *r, RsErr *err);
+void fm_model_free_state(RsModel *m);
+
 #endif
