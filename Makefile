@@ -5,6 +5,8 @@
 #   make unit       the fast unit tests alone
 #   make demo       build, generate + import the sample database, open the TUI
 #   make bench      benchmarks (import speed, ...)
+#   make gpu-test   the CPU/GPU parity tests, built from engine/ and gpu/ alone
+#   make bench-gpu  ALS fit and batch scoring, CPU against GPU (20M interactions)
 #   make asan       the ASan/UBSan build under build/asan
 #   make install    PREFIX=/usr/local (DESTDIR honoured)
 #   make deps       install the Debian packages recscope needs
@@ -16,7 +18,7 @@ CC ?= cc
 SAN ?=
 OPT ?= -O2
 
-NOCONFIG_GOALS := clean deps help distclean
+NOCONFIG_GOALS := clean deps help distclean gpu-test bench-gpu
 ifneq ($(filter-out $(NOCONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
 -include $(BUILD)/config.mk
 endif
@@ -35,10 +37,17 @@ STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o)
 TUI_OBJ := $(TUI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-ifneq ($(NVCC),)
-GPU_OBJ := $(BUILD)/gpu/gpu_cuda.o
-GPU_LIBS := -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcudart_static -ldl -lrt -lstdc++
+# gpu/*.cu: the CUDA runtime is linked statically; cuBLAS is loaded at run
+# time (gpu/gpu_cuda.cu), so the binary needs no CUDA shared library.
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
+GPU_CU := $(wildcard gpu/*.cu)
+GPU_HDR := gpu/gpu_internal.h engine/backend.h engine/common.h engine/dataset.h
+NVCC_FLAGS = -O2 -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra,-Werror -Iengine \
+    -DRS_CUDA_HOME='"$(1)"'
+cuda_libs = -L$(1)/lib64 -L$(1)/targets/x86_64-linux/lib -lcudart_static -ldl -lrt -lstdc++
+ifneq ($(NVCC),)
+GPU_OBJ := $(GPU_CU:%.cu=$(BUILD)/%.o)
+GPU_LIBS := $(call cuda_libs,$(CUDA_HOME))
 else
 GPU_OBJ := $(BUILD)/gpu/gpu_none.o
 GPU_LIBS :=
@@ -47,7 +56,7 @@ endif
 LIBS := $(BUILD)/libtui.a $(BUILD)/libstore.a $(BUILD)/libengine.a $(BUILD)/libgpu.a
 LDLIBS := $(PKG_LIBS) $(GPU_LIBS)
 
-.PHONY: quality-test all test unit asan asan-unit asan-cli nocuda-test cli-test tui-test man-test demo bench install deps clean help check-layers tests-bin
+.PHONY: gpu-test bench-gpu quality-test all test unit asan asan-unit asan-cli nocuda-test cli-test tui-test man-test demo bench install deps clean help check-layers tests-bin
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/recscope
@@ -77,9 +86,9 @@ $(BUILD)/gpu/gpu_none.o: gpu/gpu_none.c | $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Iengine -MMD -MP -c $< -o $@
 
-$(BUILD)/gpu/gpu_cuda.o: gpu/gpu_cuda.cu engine/backend.h engine/common.h | $(BUILD)/config.mk
+$(BUILD)/gpu/%.o: gpu/%.cu $(GPU_HDR) | $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
-	$(NVCC) -O2 -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra,-Werror -Iengine -c $< -o $@
+	$(NVCC) $(call NVCC_FLAGS,$(CUDA_HOME)) -c $< -o $@
 
 $(BUILD)/tests/%.o: tests/%.c | $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
@@ -165,6 +174,57 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIBS)
 
 bench: $(BUILD)/recscope $(BUILD)/bench/bench_load $(BUILD)/bench/bench_models
 	@sh tests/bench/run.sh $(BUILD)/recscope $(BUILD)/bench
+
+# --- GPU tests and benchmark --------------------------------------------------
+# Built from engine/, gpu/ and the test alone under build/gpu-test, without
+# build/config.mk (no ncurses, SQLite, libcsv or cmocka), so that they build
+# on a GPU machine with the CUDA toolkit and no Debian -dev packages:
+# OpenBLAS comes from .gpu-deps/ when gpu/fetch_deps.sh has filled it (found
+# at run time through an rpath relative to the binaries), else from
+# pkg-config. Without nvcc (or with NO_CUDA=1) they build against
+# gpu/gpu_none.c and skip.
+GT := build/gpu-test
+GT_NVCC := $(if $(NO_CUDA),,$(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc)))
+GT_CUDA := $(if $(GT_NVCC),$(patsubst %/bin/nvcc,%,$(realpath $(GT_NVCC))))
+GT_DEPLIB := .gpu-deps/usr/lib/x86_64-linux-gnu
+ifneq ($(wildcard .gpu-deps/usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h),)
+GT_BLAS_CFLAGS := -I.gpu-deps/usr/include/x86_64-linux-gnu/openblas-pthread
+GT_BLAS_LIBS := -L$(GT_DEPLIB)/openblas-pthread -lopenblas -Wl,-rpath-link,$(GT_DEPLIB) \
+    -Wl,--disable-new-dtags,-rpath,'$$ORIGIN/../../$(GT_DEPLIB)/openblas-pthread:$$ORIGIN/../../$(GT_DEPLIB)'
+else
+GT_BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+GT_BLAS_LIBS := $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas)
+endif
+GT_ENGINE_OBJ := $(ENGINE_SRC:%.c=$(GT)/%.o)
+GT_GPU_OBJ := $(if $(GT_NVCC),$(GPU_CU:%.cu=$(GT)/%.o),$(GT)/gpu/gpu_none.o)
+GT_LIBS := $(GT_BLAS_LIBS) -lm $(if $(GT_NVCC),$(call cuda_libs,$(GT_CUDA)))
+GT_CFLAGS := -std=c11 $(WARN) -O2 -g -D_GNU_SOURCE -pthread
+
+$(GT)/engine/%.o: engine/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GT_CFLAGS) -Iengine $(GT_BLAS_CFLAGS) -MMD -MP -c $< -o $@
+$(GT)/gpu/gpu_none.o: gpu/gpu_none.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GT_CFLAGS) -Iengine -MMD -MP -c $< -o $@
+$(GT)/gpu/%.o: gpu/%.cu $(GPU_HDR)
+	@mkdir -p $(dir $@)
+	$(GT_NVCC) $(call NVCC_FLAGS,$(GT_CUDA)) -c $< -o $@
+$(GT)/libengine.a: $(GT_ENGINE_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(GT)/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GT_CFLAGS) -Wno-missing-prototypes -Iengine $(GT_BLAS_CFLAGS) -MMD -MP -c $< -o $@
+$(GT)/%.o: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GT_CFLAGS) -Wno-missing-prototypes -Iengine $(GT_BLAS_CFLAGS) -MMD -MP -c $< -o $@
+$(GT)/test_gpu $(GT)/bench_gpu: $(GT)/%: $(GT)/%.o $(GT_GPU_OBJ) $(GT)/libengine.a
+	$(CC) -pthread -o $@ $^ $(GT_LIBS)
+
+gpu-test: $(GT)/test_gpu
+	@$(GT)/test_gpu
+
+bench-gpu: $(GT)/bench_gpu
+	@$(GT)/bench_gpu
 
 install: $(BUILD)/recscope
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

@@ -25,6 +25,9 @@
  * - The loss is computed every iteration in O(U K^2 + NNZ K) with the
  *   identity sum_i (x.y_i)^2 = x' Y'Y x (as the implicit library does), and
  *   reported normalised by the total confidence sum_{u,i} c_ui.
+ * - With ctx->device == RS_DEVICE_GPU the same iterations run through
+ *   backend.h (gpu/als.cu) from the same start; the factors come back into
+ *   the same AlsState, so the blob and everything after fit are unchanged.
  */
 #include "als.h"
 
@@ -37,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "parallel.h"
 #include "rng.h"
 
@@ -345,6 +349,44 @@ typedef struct FitBufs {
     double *partial;
 } FitBufs;
 
+/* als_fit's iterations on the GPU (backend.h): the same sweeps (items, then
+ * users; the last user sweep exact), the same loss, from the start s holds.
+ * On success s holds the factors and G = Y'Y + reg I. */
+static int als_fit_gpu(AlsState *s, const FitContext *ctx, const FitBufs *fb, int iters, int cg,
+                       float reg, double total_conf, int nth, RsErr *err)
+{
+    const RsMatrix *R = ctx->train;
+    GpuAls *g = NULL;
+    int rc = gpu_als_new(R, fb->conf_u, fb->conf_i, s->X, s->Y, s->K, reg, &g, err);
+    for (int it = 0; !rc && it < iters; it++) {
+        for (int side = 0; !rc && side < 2; side++) {
+            if (ctx->cancel && atomic_load(ctx->cancel))
+                rc = rs_err_set(err, RS_ECANCEL, "training cancelled");
+            else
+                rc = gpu_als_sweep(g, side, (side == 1 && it == iters - 1) ? 0 : cg, err);
+        }
+        double loss = 0;
+        if (rc || (rc = gpu_als_loss(g, &loss, err)))
+            break;
+        loss /= total_conf;
+        if (!isfinite(loss)) {
+            rc = rs_err_set(err, RS_EUSAGE,
+                            "ALS diverged at iteration %d (loss not finite; raise reg or lower alpha)",
+                            it + 1);
+            break;
+        }
+        FitProgress p = {.phase = "iteration", .epoch = it + 1, .epochs = iters,
+                         .fraction = (double)(it + 1) / iters, .loss = loss, .valid = NAN};
+        rc = model_fit_tick(ctx, &p, err);
+    }
+    if (!rc)
+        rc = gpu_als_download(g, s->X, s->Y, err);
+    gpu_als_free(g);
+    if (!rc)
+        gram(s->G, s->Y, R->I, s->K, reg, nth);
+    return rc;
+}
+
 static int als_fit(RsModel *m, const FitContext *ctx, RsErr *err)
 {
     const RsMatrix *R = ctx->train;
@@ -383,6 +425,10 @@ static int als_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     for (size_t k = 0; k < I * K; k++)
         s->Y[k] = (float)(rng_uniform(&rng) * 0.01);
 
+    if (ctx->device == RS_DEVICE_GPU) {
+        rc = als_fit_gpu(s, ctx, &fb, iters, cg, reg, total_conf, nth, err);
+        goto done;
+    }
     for (int it = 0; it < iters; it++) {
         /* items: Y <- argmin given X (CSC rows); then users given Y (CSR rows),
          * exactly on the last iteration */
@@ -689,7 +735,7 @@ const ModelClass model_als = {
     .title = "ALS: implicit-feedback matrix factorisation (Hu et al. 2008, CG solver)",
     .params = als_params,
     .nparams = RS_ARRAY_LEN(als_params),
-    .flags = MODEL_FOLDIN | MODEL_ADDITIVE,
+    .flags = MODEL_FOLDIN | MODEL_ADDITIVE | MODEL_GPU,
     .format_version = ALS_FORMAT,
     .fit = als_fit,
     .score = als_score,
