@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "browse.h"
 #include "import_internal.h"
 #include "store_internal.h"
 
@@ -308,6 +309,8 @@ static int write_all(Store *s, Importer *im, const char *const *paths, size_t n)
         im->opt->progress(im->opt->progress_ctx, -1, "statistics");
     if (!rc)
         rc = store_stats_refresh(s, err);
+    if (!rc)
+        rc = browse_cache_refresh(s, err); /* after the statistics: it reads them */
     if (!rc)
         rc = st_exec(s, "COMMIT", err);
     if (rc)

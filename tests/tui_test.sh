@@ -3,7 +3,11 @@
 # private socket: imports a tiny dataset, opens it, checks the overview's
 # numbers, the help overlay, resizing (80x24, 20x5), the empty-file message,
 # sanitising of the file name, ASCII mode, and that q and Esc leave the
-# terminal restored. It waits for marker texts (polling capture-pane), never
+# terminal restored; then, on the project's sample data at 80x24 and
+# 120x40, browses: Users (sort, reverse, filter, re: filter), a user
+# (history, sort by rating, genre profile), Esc back, Items, an item
+# (ratings, its users), a user from the item's users, o back to the
+# overview. It waits for marker texts (polling capture-pane), never
 # for fixed long sleeps. Prints "ok - ..." / "not ok - ..." per check, then
 # "N passed, N failed"; exits non-zero on any failure.
 set -u
@@ -64,6 +68,7 @@ wait_until() {
     return 1
 }
 shows() { screen | grep -qF -- "$1"; }
+shows_re() { screen | grep -qE -- "$1"; }
 hides() { ! shows "$1"; }
 line_is() { screen | sed -n "$1p" | grep -qE -- "$2"; } # line_is N REGEX
 wait_for() { wait_until shows "$1"; }
@@ -112,7 +117,8 @@ expect_width() {
 # quit KEY WHAT: presses KEY and checks the exit status and the tty modes
 quit() {
     keys "$1"
-    if ! wait_for "EXITED rc="; then
+    # the tty modes are printed after the exit status: wait for the last
+    if ! wait_until shows_re '^-?echo$'; then
         notok "$2 ends the program" "$(screen)"
         return 0
     fi
@@ -181,7 +187,7 @@ expect "interactions per item: min 1 .. max 4" '^ +item +1( +[0-9.]+)* +4 +top 1
 expect "popularity long tail" 'top  1% .* 33\.3%$' 'top 50% .* 66\.7%$'
 expect "interactions over time with first and last dates (UTC)" \
     '^ +2020-01-01 +2020-03-31$'
-expect "the key-hint bar" '^ q Quit +\? Help +\^L Redraw *$'
+expect "the key-hint bar" '^ q Quit +\? Help +\^L Redraw +u Users +i Items +o Overview *$'
 expect_width "nothing wider than 100 columns" 100
 
 # --- help --------------------------------------------------------------------------------
@@ -243,6 +249,120 @@ else
     ok "RECSCOPE_ASCII=1 writes only ASCII"
 fi
 quit q "q in ASCII mode"
+
+# --- browsing the sample data ------------------------------------------------------------------
+# The sample dataset (sample-data/, fixed): 943 users, 1,682 items. User 1
+# has 34 interactions (mean 3.74); the most active have 841 (932 first in
+# descending order), the least 20 (8 first); 32 users are scientists; the
+# most popular item is 587, "The Quiet Truth" (1974), with 759 interactions.
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SDB=$TMP/sample.db
+if "$BIN" import "$SDB" "$ROOT/sample-data" >"$TMP/import-sample.log" 2>&1; then
+    ok "import of the sample data"
+else
+    notok "import of the sample data" "$(cat "$TMP/import-sample.log")"
+fi
+
+# data_rows FIRST LAST REGEX: every non-blank line FIRST..LAST matches REGEX
+data_rows() {
+    screen | sed -n "$1,$2p" | grep -v '^ *$' | grep -qvE -- "$3" && return 1
+    [ -n "$(screen | sed -n "$1,$2p" | grep -v '^ *$')" ]
+}
+
+# browse COLS LINES: the whole browsing tour at one terminal size
+browse() {
+    c=$1 l=$2 at="at $1x$2"
+    start "browse$1" "$c" "$l" "$SDB"
+    wait_frame "$l" 'q Quit'
+    keys u
+    expect_wait "u opens Users $at" line_is 1 ' Users$'
+    expect_wait "Users counts the users and says its order $at" \
+        shows_re 'Users  943 users . sorted by User, ascending'
+    expect_wait "Users lists user 1 with its numbers $at" \
+        shows_re ' 1 +34 +3\.74 +1997-10-30 +1997-11-03 +25, F, scientist'
+    expect_wait "the hint bar shows the list keys $at" \
+        line_is "$l" '^ Enter Open +/ Filter +s Sort +r Reverse +q Back'
+    expect "the position is on the status line $at" 'row 1 of 943$'
+    keys s
+    expect_wait "s sorts by interactions, most first $at" \
+        line_is 5 '^ 932 +841 '
+    expect "the sorted column shows an arrow $at" 'Interactions▼'
+    keys r
+    expect_wait "r reverses: fewest interactions first $at" line_is 5 '^ 8 +20 '
+    keys End
+    expect_wait "End goes to the last row $at" shows 'row 943 of 943'
+    keys Home
+    expect_wait "Home goes back to the first $at" shows 'row 1 of 943'
+    keys / s c i e n t i s t
+    expect_wait "/ filters as one types $at" \
+        line_is $((l - 1)) '^ /scientist.* row 1 of 32 matches$'
+    expect "the hint bar shows the prompt's keys $at" '^ Enter Apply +Esc Cancel +\^U Clear'
+    if data_rows 5 $((l - 3)) 'scientist'; then ok "every row shown is a scientist $at"
+    else notok "every row shown is a scientist $at" "$(screen)"; fi
+    keys C-u r e : ^ 9 3 2 '$'
+    expect_wait "a re: filter anchors on the id field $at" shows 'row 1 of 1 match'
+    expect "the re: filter keeps user 932 alone $at" '^ 932 +841 '
+    keys Enter
+    expect_wait "Enter applies the filter $at" line_is "$l" '^ Enter Open'
+    expect "the applied filter is shown $at" 'filter: re:\^932\$'
+    keys Enter
+    expect_wait "Enter opens the user $at" shows_re 'User 932  age 31 . F . scientist'
+    expect_wait "the user's activity line $at" \
+        shows_re '841 interactions . mean rating 3\.80 \(841 rated\) . 2017-03-26 to 2023-06-12'
+    expect_wait "the history, newest first $at" shows 'History  newest first'
+    expect "the history has titles, ratings and dates $at" 'Date▼' ' 2023-06-12 '
+    expect "the genre profile with bars $at" 'Genre profile' ' Drama +█+'
+    expect "the recommendations pane is there $at" 'Recommendations'
+    keys s
+    expect_wait "s sorts the history by rating $at" shows 'History  highest rating first'
+    keys Tab Enter
+    expect_wait "Enter on a genre searches the history for it $at" shows 'search: Drama'
+    keys Escape
+    expect_wait "Esc goes back to Users $at" line_is 1 ' Users$'
+    expect_wait "the filter is still there $at" shows 'filter: re:^932$'
+    keys Escape
+    expect_wait "Esc clears the filter $at" shows 'row 1 of 943'
+    keys i
+    expect_wait "i opens Items, most popular first $at" \
+        shows_re 'Items  1,682 items . sorted by Popularity, descending'
+    expect_wait "the most popular item first $at" line_is 5 '^ 587 +The Quiet Truth +1974 .* 759 '
+    keys Enter
+    expect_wait "Enter opens the item $at" shows 'The Quiet Truth (1974)  item 587'
+    expect_wait "the item's rating distribution $at" shows_re 'Ratings  759 rated, mean 3\.[0-9]{2}'
+    expect "five rating bars $at" '^ 5 [^0-9]+ [0-9]+ ' '^ 1 [^0-9]+ [0-9]+ '
+    expect "the users who interacted $at" 'Users who interacted' 'User +Rating +Date'
+    keys Enter
+    expect_wait "Enter opens a user from the item's users $at" line_is 3 '^ User [0-9]+ '
+    expect_wait "that user's history $at" shows 'History  newest first'
+    keys '?'
+    expect_wait "help opens over the user screen $at" shows 'press any key to close'
+    expect "help lists the user screen's keys, from the key tables $at" 'Help — User' \
+        'Down, Up, j, k +Move down / up' 'Tab, S-Tab +Next pane' 'u +Users' 'q, Esc +Back'
+    keys x
+    keys o
+    expect_wait "o goes back to the overview $at" line_is 1 ' Overview$'
+    expect_width "nothing wider than $c columns $at" "$c"
+    quit q "q after browsing $at"
+}
+
+browse 80 24
+browse 120 40
+
+start browse-ascii 80 24 "$SDB" RECSCOPE_ASCII=1
+wait_frame 24 'q Quit'
+keys u Enter
+expect_wait "ASCII mode: the user screen draws its genre bars in ASCII" \
+    shows 'Genre profile'
+expect_wait "ASCII mode: genre bars" shows_re ' Drama +#+'
+if screen | LC_ALL=C grep -q '[^ -~]'; then
+    notok "ASCII mode: the user screen writes only ASCII" "$(screen)"
+else
+    ok "ASCII mode: the user screen writes only ASCII"
+fi
+keys o
+wait_frame 24 'q Quit'
+quit q "q in ASCII mode after the user screen"
 
 [ -n "${RS_RESULTS:-}" ] && echo "$PASS $FAIL tui" >>"$RS_RESULTS"
 echo "tui: $PASS passed, $FAIL failed"

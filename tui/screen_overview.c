@@ -468,8 +468,12 @@ static void ov_free(TuiScreen *s)
     }
 }
 
+static const TuiKeyTable *const overview_shared[] = { &tui_nav_keys, NULL };
+
 static const TuiScreenClass overview_class = {
     .name = "Overview",
+    .shared = overview_shared,
+    .kind = TUI_SCREEN_OVERVIEW,
     .draw = ov_draw,
     .resize = ov_resize,
     .free = ov_free,

@@ -91,6 +91,9 @@ static const TuiGlyphs glyphs_utf8 = {
     .dash = " — ",
     .ellipsis = "…",
     .sep = "·",
+    .up = "▲",
+    .down = "▼",
+    .cursor = "█",
 };
 
 static const TuiGlyphs glyphs_ascii = {
@@ -103,6 +106,9 @@ static const TuiGlyphs glyphs_ascii = {
     .dash = " - ",
     .ellipsis = "~",
     .sep = "/",
+    .up = "^",
+    .down = "v",
+    .cursor = "_",
 };
 
 static const TuiGlyphs *glyphs_cur = &glyphs_ascii;
@@ -288,6 +294,40 @@ char *tui_fmt_date(char *buf, size_t n, int64_t unix_s)
     struct tm tm;
     if (!gmtime_r(&t, &tm) || strftime(buf, n, "%Y-%m-%d", &tm) == 0)
         snprintf(buf, n, "?");
+    return buf;
+}
+
+char *tui_fmt_mean(char *buf, size_t n, double v)
+{
+    if (isnan(v))
+        snprintf(buf, n, "-");
+    else
+        snprintf(buf, n, "%.2f", v);
+    return buf;
+}
+
+char *tui_fmt_day(char *buf, size_t n, int64_t unix_s)
+{
+    if (unix_s == INT64_MIN)
+        snprintf(buf, n, "-");
+    else
+        tui_fmt_date(buf, n, unix_s);
+    return buf;
+}
+
+char *tui_fmt_list(char *buf, size_t n, const char *bars)
+{
+    size_t o = 0;
+    for (const char *c = bars ? bars : ""; *c && o + 3 < n; c++) {
+        if (*c == '|') {
+            buf[o++] = ',';
+            buf[o++] = ' ';
+        } else {
+            buf[o++] = *c;
+        }
+    }
+    if (n)
+        buf[o < n ? o : n - 1] = '\0';
     return buf;
 }
 

@@ -5,8 +5,10 @@
  *
  * The loop blocks in getch(): nothing needs polling yet. A key becomes an
  * intent through tui_dispatch_key(); the loop alone acts on intents and
- * draws. SIGINT, SIGTERM and SIGHUP interrupt the read and end the loop, so
- * the terminal is restored on every way out.
+ * draws. A GOTO intent (the o, u and i keys) goes back down the stack to
+ * the nearest screen of its kind, or opens one, so the stack stays short
+ * however long the analyst browses. SIGINT, SIGTERM and SIGHUP interrupt
+ * the read and end the loop, so the terminal is restored on every way out.
  */
 #include "tui.h"
 
@@ -21,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "browse.h"
 #include "store.h"
 #include "tui_screen.h"
 #include "tui_theme.h"
@@ -29,6 +32,7 @@
 
 typedef struct Tui {
     const char *db_path;
+    Store *store;       /* NULL for an empty file */
     SCREEN *term;
     TuiLayout lay;
     TuiScreen *stack[TUI_MAX_DEPTH];
@@ -174,6 +178,49 @@ static void tui_pop(Tui *t)
     }
 }
 
+static TuiScreen *tui_screen_new(Tui *t, int kind)
+{
+    switch (kind) {
+    case TUI_SCREEN_USERS: return tui_users_new(t->store);
+    case TUI_SCREEN_ITEMS: return tui_items_new(t->store);
+    default: return NULL;
+    }
+}
+
+/* A one-line notice over the screen, shown at once: for work that keeps
+ * the loop from reading keys for a while. */
+static void tui_notice(const Tui *t, const char *msg)
+{
+    int w = tui_text_width(msg) + 4;
+    w = w < t->lay.body.w ? w : t->lay.body.w;
+    TuiRect box = { t->lay.body.y + t->lay.body.h / 2 - 1, t->lay.body.x + (t->lay.body.w - w) / 2,
+                    3, w };
+    if (t->lay.too_small || box.h > t->lay.body.h)
+        return;
+    tui_clear(&box);
+    tui_frame(&box, NULL);
+    tui_put(&box, 1, 2, COL_VALUE, msg);
+    attrset(A_NORMAL);
+    refresh();
+}
+
+/* Back to the topmost screen of that kind, or a new one on top. */
+static void tui_goto(Tui *t, int kind)
+{
+    for (int i = t->depth - 1; i >= 0; i--) {
+        if (t->stack[i]->cls->kind == kind) {
+            while (t->depth > i + 1)
+                tui_pop(t);
+            return;
+        }
+    }
+    /* a database imported without the browse cache: built once, seconds
+     * on tens of millions of interactions */
+    if (t->store && !browse_cache_ready(t->store))
+        tui_notice(t, "Indexing users and items for browsing (once)...");
+    tui_push(t, tui_screen_new(t, kind));
+}
+
 /* Acts on an intent. Returns 1 when the loop should end. */
 static int tui_apply(Tui *t, TuiIntent in)
 {
@@ -188,6 +235,8 @@ static int tui_apply(Tui *t, TuiIntent in)
         return 1;
     if (in.flags & TUI_INTENT_OPEN)
         tui_push(t, in.open);
+    if (in.flags & TUI_INTENT_GOTO)
+        tui_goto(t, in.go);
     if (in.flags & TUI_INTENT_HELP)
         tui_push(t, tui_help_new(t->stack[t->depth - 1], t->depth));
     if (in.flags & TUI_INTENT_RESIZE)
@@ -316,6 +365,7 @@ int tui_run(const char *db_path)
         if (!file_is_empty(db_path)) /* an empty file shows how to import */
             goto done;
     }
+    t.store = store;
     if (tui_push(&t, tui_overview_new(store, db_path, &err)) < 0)
         goto done;
     if (term_start(&t) < 0) {

@@ -16,11 +16,15 @@
  *
  * The key-hint bar and the help overlay are generated from the same key
  * tables (tui_key_hints, tui_help_lines), so a binding is declared once.
+ * Bindings several screens share (the list movements of tui_table.h, the
+ * keys that reach the browsing screens from anywhere) live in shared tables
+ * that a screen class lists after its own.
  */
 #ifndef RS_TUI_SCREEN_H
 #define RS_TUI_SCREEN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common.h"
 #include "store.h"
@@ -53,8 +57,33 @@ typedef enum TuiAction {
     TUI_ACT_BACK,   /* close this screen; quits on the first screen */
     TUI_ACT_HELP,   /* the help overlay for this screen */
     TUI_ACT_REDRAW, /* repaint the whole terminal */
-    TUI_ACT_SCREEN, /* first action number free for screen-specific use */
+    /* reach a screen from anywhere (tui_nav_keys) */
+    TUI_ACT_GO_OVERVIEW,
+    TUI_ACT_GO_USERS,
+    TUI_ACT_GO_ITEMS,
+    /* lists (tui_table.h); the key tells the direction where there is one */
+    TUI_ACT_MOVE,    /* one row down or up */
+    TUI_ACT_PAGE,    /* one page down or up */
+    TUI_ACT_ENDS,    /* the first or the last row */
+    TUI_ACT_OPEN,    /* open the selected row */
+    TUI_ACT_FIND,    /* start typing a filter or a search */
+    TUI_ACT_NEXT,    /* next match of the search */
+    TUI_ACT_PREV,    /* previous match */
+    TUI_ACT_SORT,    /* sort by the next column */
+    TUI_ACT_REVERSE, /* reverse the order */
+    TUI_ACT_PANE,    /* focus the next (Tab) or previous (BackTab) pane */
+    TUI_ACT_EDIT,    /* a key typed into a filter or search prompt */
+    TUI_ACT_SCREEN,  /* first action number free for screen-specific use */
 } TuiAction;
+
+/* Screens a key reaches from anywhere (TUI_INTENT_GOTO): the event loop
+ * goes back to the nearest one on the stack, or opens a new one. */
+typedef enum TuiScreenKind {
+    TUI_SCREEN_OTHER = 0,
+    TUI_SCREEN_OVERVIEW,
+    TUI_SCREEN_USERS,
+    TUI_SCREEN_ITEMS,
+} TuiScreenKind;
 
 #define TUI_KEY_ANY (-2) /* matches every key; ends the lookup */
 #define TUI_KEY_HINT 1u  /* flag: show this binding in the key-hint bar */
@@ -69,6 +98,15 @@ typedef struct TuiKey {
     unsigned flags;   /* TUI_KEY_HINT */
 } TuiKey;
 
+/* A key table that several screen classes share. */
+typedef struct TuiKeyTable {
+    const TuiKey *keys;
+    size_t n;
+} TuiKeyTable;
+
+/* The keys that reach the browsing screens from anywhere: o, u, i. */
+extern const TuiKeyTable tui_nav_keys;
+
 /* Intent flags returned by key handlers and acted on by the event loop. */
 enum {
     TUI_INTENT_NONE = 0,
@@ -80,6 +118,7 @@ enum {
     TUI_INTENT_OPEN = 1u << 5,        /* push TuiIntent.open */
     TUI_INTENT_HELP = 1u << 6,        /* push the help overlay for the top screen */
     TUI_INTENT_UNHANDLED = 1u << 7,   /* handler declined: use tui_action_intent */
+    TUI_INTENT_GOTO = 1u << 8,        /* back to, or open, the screen of kind TuiIntent.go */
 };
 
 typedef struct TuiScreen TuiScreen;
@@ -87,6 +126,7 @@ typedef struct TuiScreen TuiScreen;
 typedef struct TuiIntent {
     unsigned flags;
     TuiScreen *open; /* with TUI_INTENT_OPEN; the event loop takes ownership */
+    int go;          /* with TUI_INTENT_GOTO: a TuiScreenKind */
 } TuiIntent;
 
 /* Screen hooks. Any hook may be NULL except draw and free. */
@@ -94,6 +134,10 @@ typedef struct TuiScreenClass {
     const char *name;   /* shown at the right of the title bar */
     const TuiKey *keys; /* looked up before the global keys; may be NULL */
     size_t nkeys;
+    /* Shared tables looked up after keys and before the global table;
+     * NULL-terminated, may be NULL. Their hints come after the global ones. */
+    const TuiKeyTable *const *shared;
+    int kind;           /* a TuiScreenKind */
     int overlay;        /* drawn on top of the screen beneath it */
     /* Draws into body, which the loop has just erased; clip to it. */
     void (*draw)(TuiScreen *s, const TuiRect *body);
@@ -110,7 +154,13 @@ struct TuiScreen {
 
 static inline TuiIntent tui_intent(unsigned flags)
 {
-    TuiIntent in = { flags, NULL };
+    TuiIntent in = { flags, NULL, 0 };
+    return in;
+}
+
+static inline TuiIntent tui_intent_open(TuiScreen *s)
+{
+    TuiIntent in = { s ? TUI_INTENT_OPEN | TUI_INTENT_REDRAW : TUI_INTENT_NONE, s, 0 };
     return in;
 }
 
@@ -121,7 +171,8 @@ static inline TuiIntent tui_intent(unsigned flags)
 int tui_key_action(const TuiScreen *s, int key);
 
 /* The default meaning of an action on a screen at depth (1 = the first
- * screen): BACK quits at depth 1 and closes otherwise, and so on. */
+ * screen): BACK quits at depth 1 and closes otherwise, GO_* go to their
+ * screen, and so on. */
 TuiIntent tui_action_intent(int action, int depth);
 
 /* Runs one key through screen s at depth: lookup, the screen's hook, then
@@ -158,5 +209,14 @@ TuiScreen *tui_overview_new(Store *store, const char *path, RsErr *err);
 /* The help overlay for screen under at depth; under must outlive it. Any
  * key closes it. Returns NULL when out of memory. */
 TuiScreen *tui_help_new(TuiScreen *under, int depth);
+
+/* The browsing screens. Each reads from store (which the caller keeps open
+ * and owns; NULL stands for an empty file) a page at a time through
+ * store/browse.h, and shows a database error in its body rather than
+ * failing. Each returns NULL only when out of memory. */
+TuiScreen *tui_users_new(Store *store);
+TuiScreen *tui_user_new(Store *store, int64_t user_id);
+TuiScreen *tui_items_new(Store *store);
+TuiScreen *tui_item_new(Store *store, int64_t item_id);
 
 #endif

@@ -53,6 +53,8 @@ typedef struct TuiGlyphs {
     const char *dash;      /* the title separator: " — " or " - " */
     const char *ellipsis;
     const char *sep;       /* a small separator: "·" or "/" */
+    const char *up, *down; /* sort order indicators: "▲" "▼" or "^" "v" */
+    const char *cursor;    /* the text cursor of a prompt: "█" or "_" */
 } TuiGlyphs;
 
 /* Chooses the glyph set; utf8 = 0 means plain ASCII output. */
@@ -75,6 +77,9 @@ char *tui_fmt_num(char *buf, size_t n, double v, int maxw);    /* 1,234 or 12.5 
 char *tui_fmt_pct(char *buf, size_t n, double frac);           /* 6.30%, 0.054%, <0.001% */
 char *tui_fmt_date(char *buf, size_t n, int64_t unix_s);       /* 1998-04-22 (UTC) */
 char *tui_fmt_span(char *buf, size_t n, double seconds);       /* 4.5 days, 3 h */
+char *tui_fmt_mean(char *buf, size_t n, double v);             /* 3.61; NAN: - */
+char *tui_fmt_day(char *buf, size_t n, int64_t unix_s);        /* a date; INT64_MIN: - */
+char *tui_fmt_list(char *buf, size_t n, const char *bars);     /* "a|b" -> "a, b" */
 
 /* Drawing, clipped to r; row and col are relative to r. */
 int tui_put(const TuiRect *r, int row, int col, TuiElem e, const char *text);

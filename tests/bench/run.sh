@@ -120,3 +120,10 @@ if [ -n "$ML" ] && [ -f "$ML/u.data" ] && "$BIN" train --list | grep -q '^mf '; 
     done
     row "MF 5-fold CV on ML-100K (Surprise: 6 s)" "100000" "$(median <"$T/cv")" -
 fi
+
+# the TUI's queries (keyset pages, filters) on the generated database
+if [ -x "$BD/bench_tui_queries" ]; then
+    echo
+    echo "TUI screen queries on $N interactions (each under 50 ms is the target):"
+    "$BD/bench_tui_queries" "$T/b.db" "$RUNS" | tail -25
+fi
