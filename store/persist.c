@@ -282,15 +282,9 @@ int store_splits_list(Store *s, StoreSplitInfo **out, size_t *n, RsErr *err)
     int rc = st_prepare(s, "SELECT " SPLIT_COLS " FROM splits ORDER BY id", &st, err);
     size_t cap = 0;
     while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            StoreSplitInfo *p = realloc(*out, nc * sizeof *p);
-            if (!p) {
-                rc = rs_err_set(err, RS_ENOMEM, "out of memory");
-                break;
-            }
-            *out = p;
-            cap = nc;
+        if (st_grow((void **)out, &cap, *n, sizeof **out)) {
+            rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+            break;
         }
         fill_split_info(st, &(*out)[(*n)++]);
     }
@@ -591,15 +585,9 @@ int store_runs_list(Store *s, StoreRun **out, size_t *n, RsErr *err)
                            "r.split_id ORDER BY r.id", &st, err);
     size_t cap = 0;
     while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            StoreRun *p = realloc(*out, nc * sizeof *p);
-            if (!p) {
-                rc = rs_err_set(err, RS_ENOMEM, "out of memory");
-                break;
-            }
-            *out = p;
-            cap = nc;
+        if (st_grow((void **)out, &cap, *n, sizeof **out)) {
+            rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+            break;
         }
         if (fill_run(st, &(*out)[(*n)++], 0))
             rc = rs_err_set(err, RS_ENOMEM, "out of memory");
@@ -675,15 +663,9 @@ int store_metrics_get(Store *s, int64_t run_id, const char *protocol, StoreMetri
     sqlite3_bind_int64(st, 1, run_id);
     st_bind_text(st, 2, protocol);
     while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 32;
-            StoreMetric *p = realloc(*out, nc * sizeof *p);
-            if (!p) {
-                rc = rs_err_set(err, RS_ENOMEM, "out of memory");
-                break;
-            }
-            *out = p;
-            cap = nc;
+        if (st_grow((void **)out, &cap, *n, sizeof **out)) {
+            rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+            break;
         }
         StoreMetric *m = &(*out)[(*n)++];
         snprintf(m->name, sizeof m->name, "%s", (const char *)sqlite3_column_text(st, 0));

@@ -28,21 +28,6 @@ static int64_t col_ts(sqlite3_stmt *st, int col)
                                                       : sqlite3_column_int64(st, col);
 }
 
-/* Grows *rows (of elem bytes each) to hold n + 1 entries. */
-static int grow(void **rows, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 64;
-    void *p = realloc(*rows, nc * elem);
-    if (!p)
-        return -1;
-    memset((char *)p + *cap * elem, 0, (nc - *cap) * elem);
-    *rows = p;
-    *cap = nc;
-    return 0;
-}
-
 static void bind_search(sqlite3_stmt *st, const char *search, long limit)
 {
     st_bind_text(st, 1, search && *search ? search : NULL);
@@ -66,7 +51,7 @@ int store_users(Store *s, const char *search, long limit, StoreUserRow **out, si
         return rc;
     bind_search(st, search, limit);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (grow((void **)&rows, &cap, len, sizeof *rows)) {
+        if (st_grow((void **)&rows, &cap, len, sizeof *rows)) {
             rc = rs_err_set(err, RS_ENOMEM, "out of memory");
             break;
         }
@@ -125,7 +110,7 @@ int store_items(Store *s, const char *search, long limit, StoreItemRow **out, si
         return rc;
     bind_search(st, search, limit);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (grow((void **)&rows, &cap, len, sizeof *rows)) {
+        if (st_grow((void **)&rows, &cap, len, sizeof *rows)) {
             rc = rs_err_set(err, RS_ENOMEM, "out of memory");
             break;
         }
@@ -187,7 +172,7 @@ int store_history(Store *s, const char *user_ext, StoreHistoryRow **out, size_t 
     StoreHistoryRow *rows = NULL;
     size_t cap = 0, len = 0;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (grow((void **)&rows, &cap, len, sizeof *rows)) {
+        if (st_grow((void **)&rows, &cap, len, sizeof *rows)) {
             rc = rs_err_set(err, RS_ENOMEM, "out of memory");
             break;
         }

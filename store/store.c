@@ -69,6 +69,20 @@ int st_bind_text(sqlite3_stmt *st, int i, const char *v)
 
 const char *store_path(const Store *s) { return s->path; }
 
+int st_grow(void **rows, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 16;
+    void *p = realloc(*rows, nc * elem);
+    if (!p)
+        return -1;
+    memset((char *)p + *cap * elem, 0, (nc - *cap) * elem);
+    *rows = p;
+    *cap = nc;
+    return 0;
+}
+
 static int migrate(Store *s, int from, RsErr *err)
 {
     int rc = st_exec(s, "BEGIN IMMEDIATE", err);

@@ -23,6 +23,10 @@ int st_exec(Store *s, const char *sql, RsErr *err);
 int st_dberr(Store *s, const char *what, RsErr *err);
 /* Runs a single-integer query (no parameters); RS_EDB on failure. */
 int st_query_int(Store *s, const char *sql, int64_t *out, RsErr *err);
+/* Makes room for entry n in the array *rows of elem-byte entries (capacity
+ * *cap, doubled as needed, new space zeroed). 0, or -1 when out of memory
+ * (the array is untouched). */
+int st_grow(void **rows, size_t *cap, size_t n, size_t elem);
 /* Binds text or NULL. */
 int st_bind_text(sqlite3_stmt *st, int i, const char *v);
 
