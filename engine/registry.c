@@ -10,6 +10,7 @@
 #include "knn.h"
 #include "mf.h"
 #include "model.h"
+#include "neumf.h"
 #include "pop.h"
 
 static const ModelClass *const classes[] = {
@@ -20,6 +21,9 @@ static const ModelClass *const classes[] = {
     &model_als,
     &model_bpr,
     &model_mf,
+    &model_gmf,
+    &model_mlp,
+    &model_neumf,
     &model_content,
     &model_hybrid,
 };
