@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -318,6 +319,70 @@ static void test_jobs(void **state)
     rs_matrix_free(m);
 }
 
+/* Every registered class: fit on a small random dataset (with a catalogue
+ * for the content models), save, load, and get the very same scores for
+ * every user; fold-in, where offered, scores a profile without error. */
+static void test_every_class_round_trip(void **state)
+{
+    (void)state;
+    enum { U = 24, I = 30 };
+    RsTriplet t[U * 8];
+    size_t n = 0;
+    RsRng r;
+    rng_seed(&r, 3);
+    for (uint32_t u = 0; u < U; u++)
+        for (int k = 0; k < 8; k++)
+            t[n++] = (RsTriplet){u, (uint32_t)rng_below(&r, I), (float)(1 + rng_below(&r, 5)),
+                                 (int64_t)(1000 + n)};
+    RsMatrix *m;
+    RsCatalog *cat;
+    RsErr err = {0};
+    assert_int_equal(rs_matrix_build(U, I, t, n, &m, &err), RS_OK);
+    assert_int_equal(rs_catalog_new(U, I, &cat, &err), RS_OK);
+    static const char *const genres[] = {"Drama", "Comedy", "Action|Drama", "Horror"};
+    char buf[64];
+    for (size_t i = 0; i < I; i++) {
+        snprintf(buf, sizeof buf, "Film number %zu", i);
+        cat->item_title[i] = strdup(buf);
+        cat->item_genres[i] = strdup(genres[i % 4]);
+        snprintf(buf, sizeof buf, "i%zu", i);
+        cat->item_ext[i] = strdup(buf);
+    }
+    for (size_t u = 0; u < U; u++) {
+        snprintf(buf, sizeof buf, "u%zu", u);
+        cat->user_ext[u] = strdup(buf);
+    }
+    assert_int_equal(rs_catalog_finish(cat, &err), RS_OK);
+    float a[I], b[I];
+    for (size_t c = 0; c < model_class_count(); c++) {
+        const ModelClass *cls = model_class_at(c);
+        RsModel *fit = tu_fit(cls, m, cat, NULL, 0, 11), *back = NULL;
+        RsBlob blob;
+        if (model_save(fit, &blob, &err) != RS_OK ||
+            model_load(blob.data, blob.len, U, I, &back, &err) != RS_OK)
+            fail_msg("%s: save/load: %s", cls->name, err.msg);
+        assert_ptr_equal(back->cls, cls);
+        for (uint32_t u = 0; u < U; u++) {
+            assert_int_equal(cls->score(fit, m, u, a, &err), RS_OK);
+            assert_int_equal(cls->score(back, m, u, b, &err), RS_OK);
+            if (memcmp(a, b, sizeof a) != 0)
+                fail_msg("%s: user %u scores differ after save/load", cls->name, u);
+        }
+        if (cls->score_profile) {
+            RsProfile p = rs_profile_of_user(m, 0);
+            RsRec rec[5];
+            size_t nrec;
+            if (model_recommend_profile(back, m, &p, 5, 1, rec, &nrec, &err) != RS_OK)
+                fail_msg("%s: fold-in: %s", cls->name, err.msg);
+        }
+        blob_done(&blob);
+        model_free(fit);
+        model_free(back);
+    }
+    rs_catalog_free(cat);
+    rs_matrix_free(m);
+}
+
 /* MostPopular on MovieLens-100K lands near NDCG@10 0.22 (80/20 split). */
 static void test_pop_ml100k(void **state)
 {
@@ -349,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_blob_round_trip_and_damage),
         cmocka_unit_test(test_splits),
         cmocka_unit_test(test_jobs),
+        cmocka_unit_test(test_every_class_round_trip),
         cmocka_unit_test(test_pop_ml100k),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
