@@ -7,9 +7,15 @@
 # 120x40, browses: Users (sort, reverse, filter, re: filter), a user
 # (history, sort by rating, genre profile), Esc back, Items, an item
 # (ratings, its users), a user from the item's users, o back to the
-# overview. It waits for marker texts (polling capture-pane), never
-# for fixed long sleeps. Prints "ok - ..." / "not ok - ..." per check, then
-# "N passed, N failed"; exits non-zero on any failure.
+# overview; then Runs and background training on a copy of the sample
+# data: the new-run form (defaults, inline validation, the default r80
+# split), a run that appears as done with its NDCG@10, a run another
+# process trains, two trainings at once while browsing with the title-bar
+# indicator, the job view's loss curve, cancelling with x + y, and the
+# question before quitting while a training runs. It waits for marker
+# texts (polling capture-pane), never for fixed long sleeps. Prints
+# "ok - ..." / "not ok - ..." per check, then "N passed, N failed"; exits
+# non-zero on any failure.
 set -u
 
 BIN=${1:?usage: tui_test.sh BINARY}
@@ -363,6 +369,265 @@ fi
 keys o
 wait_frame 24 'q Quit'
 quit q "q in ASCII mode after the user screen"
+
+# --- runs and background training ----------------------------------------------------------
+# On a copy of the sample data (no split yet): R opens Runs, n the form,
+# Enter trains MostPopular on a new default split r80 and the run appears
+# as done with its NDCG@10; a run another process trains appears on the
+# Runs timer; then ALS (200 factors, 1000 iterations) and BPR (10000
+# epochs), minutes of work, train at once while Users is browsed, the title bar shows both,
+# the job view draws the loss curve, and x + y cancels each.
+
+RDB=$TMP/runs.db
+cp "$SDB" "$RDB"
+
+# pick_algo NAME: presses Right in the form until NAME is selected
+pick_algo() {
+    n=0
+    while [ $n -lt 24 ]; do
+        cur=$(screen | grep -E '^ >algorithm')
+        printf '%s\n' "$cur" | grep -qE "^ >algorithm +$1([^a-z0-9_]|\$)" && return 0
+        keys Right
+        wait_until eval '[ "$(screen | grep -E "^ >algorithm")" != "$cur" ]'
+        n=$((n + 1))
+    done
+    return 1
+}
+
+start runs 100 30 "$RDB"
+wait_frame 30 'q Quit'
+keys R
+expect_wait "R opens Runs" line_is 1 ' Runs$'
+expect "Runs is empty at first and says how to start" 'Runs  0 runs . NDCG@10 under the full-ranking protocol' \
+    'No runs yet\. Press n to train a model\.'
+expect "the Runs hint bar" '^ Enter Job view +n New run +x Cancel training +q Back'
+keys n
+expect_wait "n opens the new-run form" line_is 1 ' New run$'
+expect "the form starts on MostPopular with its parameters and defaults" \
+    '^ >algorithm +pop' '^  min_rating +0 '
+expect "without a split the form offers the default r80" \
+    '^  split +r80 +no split yet: a random 80/20 split "r80"'
+expect "the form has device, seed and name" '^  device +auto' '^  seed +42' '^  name  +'
+keys Down C-u 1 x
+expect_wait "a bad parameter is refused inline" \
+    shows "parameter min_rating: expected a number, got '1x'"
+keys Enter
+expect "Enter does not start a training with a bad parameter" '^ >min_rating +1x'
+keys C-u 0 Enter
+expect_wait "Enter starts the training and closes the form" line_is 1 ' Runs$'
+expect_wait "the finished run appears without restarting" shows_re '^ pop-1 +pop +done +r80 '
+expect_wait "the run gets its NDCG@10 once evaluated" \
+    shows_re '^ pop-1 +pop +done +r80 .* 0\.[0-9]{4} '
+expect_wait "the selected run's details show the protocol" \
+    shows_re 'NDCG@10 0\.[0-9]{4} \(full protocol'
+check_hidden "nothing is training: no indicator in the title bar" 'training:'
+
+if "$BIN" train "$RDB" --algo pop --split r80 --name other-proc -q >"$TMP/train.log" 2>&1; then
+    expect_wait "a run trained by another process appears on the timer" shows_re '^ other-proc +pop +done'
+else
+    notok "a run trained by another process appears on the timer" "$(cat "$TMP/train.log")"
+fi
+
+keys n
+wait_until line_is 1 ' New run$'
+if pick_algo als; then ok "Right cycles the algorithms to ALS"; else notok "Right cycles the algorithms to ALS" "$(screen)"; fi
+expect "ALS shows its own parameters" '^  iterations +15 '
+keys Down C-u 2 0 0 Down Down Down C-u 1 0 0 0 Enter
+expect_wait "ALS starts in the background" shows_re 'training: als-1 '
+keys n
+wait_until line_is 1 ' New run$'
+if pick_algo bpr; then ok "Right cycles the algorithms to BPR"; else notok "Right cycles the algorithms to BPR" "$(screen)"; fi
+keys Down Down C-u 1 0 0 0 0 Enter
+expect_wait "two trainings show in the title bar" \
+    line_is 1 'training: als-1 [0-9]+%.* \| bpr-1 [0-9]+%.* Runs$'
+keys u
+expect_wait "Users opens while training" line_is 1 'training: .*als-1.*bpr-1.* Users$'
+expect_wait "Users lists its rows while training" shows_re ' 1 +34 +3\.74 '
+keys Enter
+expect_wait "a user opens while training" shows 'History  newest first'
+expect_wait "the indicator shows progress, ETA and loss" \
+    line_is 1 'training: als-1 [0-9]+% ETA [0-9]+[smh][0-9ms]* loss [0-9.e-]+ \| bpr-1 [0-9]+%'
+keys R
+expect_wait "R goes back to Runs" line_is 1 ' Runs$'
+expect_wait "both runs are listed as running" shows_re '^ als-1 +als +running [0-9]+%' \
+    && expect "bpr is running too" '^ bpr-1 +bpr +running [0-9]+%'
+keys k Enter
+expect_wait "Enter opens the job view of ALS" shows_re 'als-1  als . running'
+expect_wait "the job view shows epochs and the loss curve" shows 'Loss curve'
+expect "the job view shows epoch, loss, elapsed and ETA" 'epoch [0-9]+/1000' 'Loss +[0-9.e-]+' \
+    'Elapsed .* ETA '
+expect "the loss curve is drawn with blocks" '[▁▂▃▄▅▆▇█]'
+keys x
+expect_wait "x asks for confirmation" shows 'Cancel the training of als-1? (y/n)'
+keys y
+expect_wait "y cancels the training" shows_re 'als-1  als . cancelled'
+keys q
+expect_wait "the cancelled run is marked in Runs" shows_re '^ als-1 +als +cancelled '
+keys j x
+expect_wait "x on a running run asks for confirmation" shows 'Cancel the training of bpr-1? (y/n)'
+keys n
+expect_wait "n keeps it running" shows 'Still training.'
+keys x y
+expect_wait "x y cancels the second training" shows_re 'bpr-1  bpr . cancelled'
+keys q
+expect_wait "Runs shows both cancelled" shows_re '^ bpr-1 +bpr +cancelled '
+expect_wait "the indicator goes away when nothing trains" line_is 1 '^ recscope .* Runs$'
+check_hidden "no training indicator once idle" 'training:'
+keys q
+wait_frame 30 'q Quit'
+quit q "q after training"
+
+# quitting while a training runs asks first
+start quitjob 100 30 "$RDB"
+wait_frame 30 'q Quit'
+keys R n
+wait_until line_is 1 ' New run$'
+pick_algo bpr >/dev/null
+keys Down Down C-u 1 0 0 0 0 Enter
+expect_wait "a training runs before quitting" shows_re 'training: bpr-2 '
+keys q q
+expect_wait "q while training asks before quitting" \
+    shows '1 training is running: quit and cancel it? (y/n)'
+expect "the question's hint bar" '^ y Quit and cancel the trainings +any key Keep them running'
+keys n
+expect_wait "n keeps the program" wait_frame 30 'q Quit'
+expect "the training goes on" '^ recscope .*training: bpr-2 .* Overview$'
+check_hidden "the question is gone" 'quit and cancel it?'
+keys q
+wait_until shows 'quit and cancel it? (y/n)'
+quit y "y quits while training"
+if "$BIN" runs "$RDB" 2>&1 | grep -qE '^bpr-2 +bpr +cancelled'; then
+    ok "quitting recorded the training as cancelled"
+else
+    notok "quitting recorded the training as cancelled" "$("$BIN" runs "$RDB" 2>&1)"
+fi
+
+if [ "$(id -u)" != 0 ]; then
+    cp "$SDB" "$TMP/ro.db" && chmod a-w "$TMP/ro.db"
+    start ro 100 30 "$TMP/ro.db"
+    wait_frame 30 'q Quit'
+    keys R n
+    expect_wait "a read-only database opens and says training is off" \
+        shows 'Training is off: the database (or its folder) is read-only.'
+    keys q
+    quit q "q on a read-only database"
+fi
+
+# --- the model screens: recommendations, explain, compare, what-if ----------------------------
+# A copy of the sample database with a split and two fast runs (pop, then
+# itemknn: the most recent run is the one shown by default). The user
+# opened is the first whose itemknn top 10 holds a held-out test item.
+
+MDB=$TMP/models.db
+cp "$SDB" "$MDB"
+if "$BIN" split "$MDB" --name r80 -q >"$TMP/models.log" 2>&1 &&
+    "$BIN" train "$MDB" --algo pop --split r80 --name pop-t -q >>"$TMP/models.log" 2>&1 &&
+    "$BIN" train "$MDB" --algo itemknn --split r80 --name knn-t -q >>"$TMP/models.log" 2>&1; then
+    ok "models: a split and two runs for the model screens"
+else
+    notok "models: a split and two runs for the model screens" "$(cat "$TMP/models.log")"
+fi
+HITU=
+for u in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    if "$BIN" recommend "$MDB" --run knn-t --user $u 2>/dev/null | grep -q ' hit '; then
+        HITU=$u
+        break
+    fi
+done
+if [ -n "$HITU" ]; then ok "models: user $HITU has a hit in the top 10"
+else notok "models: a user with a hit in the top 10" "$("$BIN" recommend "$MDB" --run knn-t --user 1 2>&1)"; fi
+
+start models 120 40 "$MDB"
+wait_frame 40 'q Quit'
+keys u
+wait_until line_is 1 ' Users$'
+keys / r e : ^ "$HITU" '$' Enter
+wait_until shows 'row 1 of 1 match'
+keys Enter
+expect_wait "models: the user screen shows the recommendations of the newest run" \
+    shows 'knn-t (itemknn)'
+expect_wait "models: a held-out test item is marked as a hit" \
+    shows_re '  ([ 1][0-9])\* [A-Za-z]'
+expect "models: ten recommendations" '  10[ *] [A-Za-z]'
+keys Tab Tab Enter
+expect_wait "models: Enter on a recommendation opens its explanation" line_is 1 ' Explain$'
+expect_wait "models: the explanation names the item, user and run" \
+    shows_re "Why .* for user $HITU\$"
+expect "models: the explanation has the score, the rank and the method" \
+    'under knn-t \(itemknn\)' 'score [0-9.e+-]+ +. rank 1 among the unseen items' \
+    'Contributions +value, share of the score' '^ +\+[0-9.e+-]+ +[0-9.]+% '
+keys Escape
+wait_until line_is 1 ' User$'
+keys c
+expect_wait "models: c opens Compare with a metrics table" shows_re 'Compare  full protocol, K = 10, split r80'
+expect_wait "models: the metrics of both runs" shows_re '^ ndcg@10 +0\.[0-9]{4} +0\.[0-9]{4}'
+expect "models: the paired test against the first run" \
+    'pop-t vs knn-t on ndcg@10: [+-]0\.[0-9]{4}, 95% CI \[[+-]0\.[0-9]{4}, [+-]0\.[0-9]{4}\], Wilcoxon p = [0-9.e-]+: (not )?significant'
+expect "models: the same-list detector flags MostPopular only" \
+    'pop-t: [0-9]+ distinct items .*! every user gets the same list' \
+    'knn-t: [0-9]+ distinct items in the top-10 of 20 users *$'
+expect "models: the user's lists side by side with hits and rank changes" \
+    "User $HITU  [0-9]+ of 943 evaluated" '^ +knn-t +pop-t' '(new|[+-][0-9]+) *$'
+keys +
+expect_wait "models: + raises K to 20" shows_re '^ ndcg@20 +0\.[0-9]{4} +0\.[0-9]{4}'
+keys n
+expect_wait "models: n moves to the next evaluated user" \
+    shows_re "User [0-9]+  $((HITU + 1)) of 943 evaluated"
+keys q
+wait_until line_is 1 ' User$'
+keys S
+expect_wait "models: S opens the run selection" shows 'Runs shown (up to 3)'
+expect "models: the newest run is selected" '\[x\] knn-t' '\[ \] pop-t'
+keys k Space q
+wait_until line_is 1 ' User$'
+expect_wait "models: both selected runs side by side on the user screen" \
+    shows_re 'knn-t \(itemknn\) +pop-t \(pop\)'
+keys q
+wait_until line_is 1 ' Users$'
+keys w
+expect_wait "models: w opens a what-if user from nobody" shows 'What-if user  from nobody'
+expect "models: an empty profile" 'Profile  0 items, 0 on'
+keys a Q u i e t
+expect_wait "models: the search lists matching titles" shows 'Quiet Mischief (1989)'
+keys Enter C-u H a v e n p o r t
+expect_wait "models: a second search" shows 'The Havenport Legacy: Part 1'
+keys Enter Escape
+expect_wait "models: two items in the profile" shows 'Profile  2 items, 2 on'
+expect "models: the profile lists them" '\[x\] Quiet Mischief' '\[x\] The Havenport Legacy: Part 1'
+expect "models: fold-in recommendations of both runs" 'knn-t \(itemknn\) +pop-t \(pop\)' \
+    '^ +.* 10  [A-Za-z]'
+keys Space
+expect_wait "models: Space turns an item off" shows 'Profile  2 items, 1 on'
+keys Tab Enter
+expect_wait "models: a what-if recommendation explained" shows 'for a what-if user of 1 items'
+keys i
+wait_until line_is 1 ' Items$'
+keys Enter
+expect_wait "models: the item screen lists similar items" shows 'Similar items'
+expect_wait "models: under each selected run, or why not" \
+    shows_re 'under knn-t \(itemknn\)'
+expect "models: ItemKNN's neighbours and MostPopular's lack of them" \
+    '^ +1  [A-Za-z]' 'pop has no item similarity'
+keys o
+wait_frame 40 'q Quit'
+quit q "q after the model screens"
+
+start models80 80 24 "$MDB"
+wait_frame 24 'q Quit'
+keys u
+wait_until line_is 1 ' Users$'
+keys / r e : ^ "$HITU" '$' Enter
+wait_until shows 'row 1 of 1 match'
+keys Enter
+expect_wait "models at 80x24: the recommendations beside the history" shows 'knn-t (itemknn)'
+expect_wait "models at 80x24: the hit marker" shows_re '  ([ 1][0-9])\* [A-Za-z]'
+expect_width "models at 80x24: nothing wider than 80 columns" 80
+keys c
+expect_wait "models at 80x24: compare fits the paired test" shows 'Wilcoxon p'
+expect_width "models at 80x24: compare is no wider than 80 columns" 80
+keys o
+wait_frame 24 'q Quit'
+quit q "q after the model screens at 80x24"
 
 [ -n "${RS_RESULTS:-}" ] && echo "$PASS $FAIL tui" >>"$RS_RESULTS"
 echo "tui: $PASS passed, $FAIL failed"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tui_models.h"
 #include "tui_screen.h"
 
 #define KEY_CTRL(c) ((c) & 0x1f)
@@ -28,6 +29,11 @@ static const TuiKey nav_keys[] = {
     { 'u', "u", TUI_ACT_GO_USERS, "Users", TUI_KEY_HINT },
     { 'i', "i", TUI_ACT_GO_ITEMS, "Items", TUI_KEY_HINT },
     { 'o', "o", TUI_ACT_GO_OVERVIEW, "Overview", TUI_KEY_HINT },
+    { 'R', "R", TUI_ACT_GO_RUNS, "Runs (training)", 0 },
+    /* one action, so one help line; tui_models_intent() reads the key */
+    { 'c', "c", TUI_ACT_MODELS, "Compare runs, What-if user, Select runs", 0 },
+    { 'w', "w", TUI_ACT_MODELS, "Compare runs, What-if user, Select runs", 0 },
+    { 'S', "S", TUI_ACT_MODELS, "Compare runs, What-if user, Select runs", 0 },
 };
 
 const TuiKeyTable tui_nav_keys = { nav_keys, RS_ARRAY_LEN(nav_keys) };
@@ -79,10 +85,12 @@ TuiIntent tui_action_intent(int action, int depth)
     case TUI_ACT_REDRAW: return tui_intent(TUI_INTENT_FULL_REDRAW | TUI_INTENT_REDRAW);
     case TUI_ACT_GO_OVERVIEW:
     case TUI_ACT_GO_USERS:
-    case TUI_ACT_GO_ITEMS: {
+    case TUI_ACT_GO_ITEMS:
+    case TUI_ACT_GO_RUNS: {
         TuiIntent in = tui_intent(TUI_INTENT_GOTO | TUI_INTENT_REDRAW);
         in.go = action == TUI_ACT_GO_USERS   ? TUI_SCREEN_USERS
               : action == TUI_ACT_GO_ITEMS ? TUI_SCREEN_ITEMS
+              : action == TUI_ACT_GO_RUNS  ? TUI_SCREEN_RUNS
                                            : TUI_SCREEN_OVERVIEW;
         return in;
     }
@@ -96,7 +104,9 @@ TuiIntent tui_dispatch_key(TuiScreen *s, int depth, int key)
     TuiIntent in = tui_intent(TUI_INTENT_UNHANDLED);
     if (s && s->cls->handle_key)
         in = s->cls->handle_key(s, action, key);
-    if (in.flags & TUI_INTENT_UNHANDLED)
+    if ((in.flags & TUI_INTENT_UNHANDLED) && action == TUI_ACT_MODELS)
+        in = tui_models_intent(key);
+    else if (in.flags & TUI_INTENT_UNHANDLED)
         in = tui_action_intent(action, depth);
     return in;
 }

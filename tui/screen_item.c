@@ -2,8 +2,8 @@
  * screen_item.c - one item: title, year, genres, tags and the description
  * (word-wrapped) at the top; the rating distribution as bars; the users
  * who interacted with it, a page at a time (store/browse.h), searchable
- * (/, n, N), Enter opening the user; and the pane where the most similar
- * items under each run will go.
+ * (/, n, N), Enter opening the user; and the most similar items under each
+ * selected run whose model has an item similarity (tui_models.h).
  *
  * Layout: from 72 columns the distribution (and the similar items under
  * it) takes the left two fifths and the users the rest; narrower, the users
@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "browse.h"
+#include "tui_models.h"
 #include "tui_screen.h"
 #include "tui_table.h"
 #include "tui_theme.h"
@@ -34,6 +35,12 @@ typedef struct ItemScreen {
     TuiTable users;
     int udesc;    /* users in descending id order */
     TuiRect head, desc_r, dist_r, sim_r, users_h, users_r;
+    /* the most similar items under each selected run */
+    TuiModels *models; /* NULL: no runs */
+    unsigned sim_gen;
+    int sim_made;
+    size_t nsim;
+    TuiRecList sim[TUI_MODELS_MAXSEL];
 } ItemScreen;
 
 enum { U_USER, U_RATING, U_DATE, U_N, U_NCOLS };
@@ -196,15 +203,57 @@ static void draw_dist(const ItemScreen *is)
     }
 }
 
-/* PLACEHOLDER(lead): the most similar items under each run go in sim_r
- * (issue 4, the Item screen). */
-static void draw_similar(const ItemScreen *is)
+#define ITEM_SIM_K 10
+
+/* The similar-item lists of the selected runs, made again when the
+ * selection changed. */
+static void similar_make(ItemScreen *is)
+{
+    if (!is->models || (is->sim_made && is->sim_gen == tui_models_gen(is->models)))
+        return;
+    size_t idx[TUI_MODELS_MAXSEL];
+    is->nsim = tui_models_selected(is->models, idx, TUI_MODELS_MAXSEL);
+    is->sim_made = 1;
+    is->sim_gen = tui_models_gen(is->models);
+    long i = tui_models_dataset(is->models, NULL) ? tui_models_item(is->models, is->id) : -1;
+    for (size_t j = 0; j < is->nsim; j++) {
+        if (i >= 0) {
+            tui_models_similar(is->models, idx[j], (uint32_t)i, ITEM_SIM_K, &is->sim[j]);
+        } else {
+            memset(&is->sim[j], 0, sizeof is->sim[j]);
+            is->sim[j].run = idx[j];
+            snprintf(is->sim[j].err, sizeof is->sim[j].err, "item not in the dataset");
+        }
+    }
+}
+
+/* The most similar items under each selected run, one block per run,
+ * sharing the pane's rows. */
+static void draw_similar(ItemScreen *is)
 {
     const TuiRect *r = &is->sim_r;
     if (r->h <= 0)
         return;
-    tui_put(r, 0, 0, COL_LABEL, "Similar items");
-    tui_put(r, 1, 0, COL_DIM, "no run selected");
+    tui_heading(r, 0, "Similar items", is->models ? "S selects runs" : NULL);
+    if (!is->models) {
+        tui_put(r, 1, 0, COL_DIM, "no run yet");
+        return;
+    }
+    similar_make(is);
+    if (is->nsim == 0) {
+        tui_put(r, 1, 0, COL_DIM, "no run selected (S selects runs)");
+        return;
+    }
+    int row = 1, per = (r->h - 1) / (int)is->nsim - 1;
+    per = per < 1 ? 1 : per;
+    for (size_t j = 0; j < is->nsim && row < r->h; j++) {
+        const TuiRun *run = tui_models_run(is->models, is->sim[j].run);
+        tui_printf(r, row++, 0, COL_LABEL, "under %s (%s)", run ? run->name : "?",
+                   run ? run->algo : "?");
+        TuiRect part = { r->y, r->x, row + per < r->h ? row + per : r->h, r->w };
+        row += tui_models_draw_recs(is->models, &part, row, 0, r->w, &is->sim[j], -1, -1,
+                                    NULL, 0, NULL);
+    }
 }
 
 static void item_draw(TuiScreen *s, const TuiRect *body)
@@ -285,6 +334,13 @@ static TuiIntent item_key(TuiScreen *s, int action, int key)
     return tui_intent(f);
 }
 
+/* A run finished in the background: its similar items appear. */
+static unsigned item_tick(TuiScreen *s)
+{
+    ItemScreen *is = (ItemScreen *)s;
+    return tui_models_tick(&is->models, is->store);
+}
+
 static void item_free(TuiScreen *s)
 {
     ItemScreen *is = (ItemScreen *)s;
@@ -303,6 +359,7 @@ static const TuiScreenClass item_class = {
     .draw = item_draw,
     .handle_key = item_key,
     .resize = item_resize,
+    .tick = item_tick,
     .free = item_free,
 };
 
@@ -314,6 +371,7 @@ static const TuiScreenClass item_edit_class = {
     .draw = item_draw,
     .handle_key = item_key,
     .resize = item_resize,
+    .tick = item_tick,
     .free = item_free,
 };
 
@@ -332,6 +390,11 @@ TuiScreen *tui_item_new(Store *store, int64_t item_id)
         return NULL;
     }
     is->users.empty = "nobody has interacted with it";
+    if ((is->models = tui_models_for(store)) != NULL) {
+        tui_models_refresh(is->models, NULL);
+        if (tui_models_nruns(is->models) == 0)
+            is->models = NULL;
+    }
     is->found = store && browse_item(store, item_id, &is->item, &is->desc, &err) == RS_OK;
     if (is->found && browse_item_ratings(store, item_id, is->bins, STORE_MAX_HIST, &is->nbins,
                                          &err) != RS_OK)

@@ -5,12 +5,17 @@
  * Enter opening the item; beside it the genre profile (the user's
  * interactions per genre of the items, as bars with the mean rating), Enter
  * on a genre searching the history for it; and, under the profile, the
- * pane where the recommendations of the selected runs will go. Tab moves
- * between the history and the profile.
+ * top-10 recommendations of the selected runs (tui_models.h; S selects up
+ * to three, side by side as far as they fit), '*' marking the user's
+ * held-out test items, Enter explaining one. Tab moves from the history to
+ * the profile, then to each run's list. w and c open a what-if user and
+ * Compare starting from this user.
  *
  * Layout: from 72 columns the history takes the left three fifths and the
  * profile and recommendations the right; narrower, the profile goes under
- * the history and the recommendations pane is left out.
+ * the history and the recommendations pane is left out. The lists are made
+ * on the first draw after the selection changes (the dataset and model
+ * load then, behind a notice).
  */
 #include <curses.h>
 #include <math.h>
@@ -21,13 +26,29 @@
 
 #include "browse.h"
 #include "tui_screen.h"
+#include "tui_models.h"
 #include "tui_table.h"
 #include "tui_theme.h"
 
 #define USER_GENRES 64 /* genres kept for the profile (most frequent first) */
 #define USER_WIDE 72   /* body width from which the panes sit side by side */
 
-enum { PANE_HISTORY, PANE_GENRES };
+#define USER_RECS_K 10 /* recommendations shown per run */
+
+enum { PANE_HISTORY, PANE_GENRES, PANE_RECS };
+
+/* The recommendations pane: the selected runs' lists for this user,
+ * computed on the first draw after the selection changes. */
+typedef struct UserRecs {
+    TuiModels *models; /* NULL: no runs (or no store) */
+    unsigned gen;      /* of the selection the lists were made for */
+    int made;
+    long u;            /* dataset index of the user, -1 unknown */
+    size_t nl;
+    TuiRecList lists[TUI_MODELS_MAXSEL];
+    int row, col;      /* the cursor */
+    int ncols;         /* columns that fit, from the last draw */
+} UserRecs;
 
 typedef struct UserScreen {
     TuiScreen base;
@@ -42,6 +63,7 @@ typedef struct UserScreen {
     int hsort, hdesc; /* a BrowseHistCol and its direction */
     int focus;        /* PANE_HISTORY or PANE_GENRES */
     TuiRect head, hist_h, hist_r, gen_h, gen_r, recs_r;
+    UserRecs recs;
 } UserScreen;
 
 enum { H_TITLE, H_GENRES, H_RATING, H_DATE, H_NCOLS };
@@ -71,6 +93,8 @@ static const TuiKey user_keys[] = {
     { '\t', "Tab", TUI_ACT_PANE, "Next pane", TUI_KEY_HINT },
     { KEY_BTAB, "S-Tab", TUI_ACT_PANE, "Next pane", 0 },
 };
+
+
 
 static const TuiKeyTable *const user_shared[] = { &tui_table_keys, &tui_nav_keys, NULL };
 
@@ -222,18 +246,65 @@ static void pane_title(const TuiRect *r, int focused, const char *title, const c
         tui_put(r, 0, w + 2, COL_DIM, detail);
 }
 
-/* PLACEHOLDER(lead): the top-K recommendations of the selected run(s) go in
- * recs_r, beside the history: held-out test items marked as hits, Enter
- * opening the explanation (issue 4, the User screen). Until then the pane
- * says so. */
-static void recs_draw(const UserScreen *us)
+/* The lists of the selected runs, made again when the selection changed. */
+static void recs_make(UserScreen *us)
+{
+    UserRecs *rc = &us->recs;
+    if (!rc->models || (rc->made && rc->gen == tui_models_gen(rc->models)))
+        return;
+    size_t idx[TUI_MODELS_MAXSEL];
+    rc->nl = tui_models_selected(rc->models, idx, TUI_MODELS_MAXSEL);
+    rc->made = 1;
+    rc->gen = tui_models_gen(rc->models);
+    rc->u = -1;
+    if (rc->nl == 0 || !tui_models_dataset(rc->models, NULL))
+        return;
+    rc->u = tui_models_user(rc->models, us->id);
+    for (size_t j = 0; j < rc->nl; j++) {
+        if (rc->u < 0) {
+            memset(&rc->lists[j], 0, sizeof rc->lists[j]);
+            rc->lists[j].run = idx[j];
+            snprintf(rc->lists[j].err, sizeof rc->lists[j].err, "user not in the dataset");
+        } else {
+            tui_models_recommend(rc->models, idx[j], rc->u, NULL, USER_RECS_K, &rc->lists[j]);
+        }
+    }
+    if (rc->col >= (int)rc->nl)
+        rc->col = 0;
+}
+
+/* The recommendations pane: one column per selected run that fits
+ * (at least 20 cells each), '*' on the user's held-out test items. */
+static void recs_draw(UserScreen *us)
 {
     const TuiRect *r = &us->recs_r;
+    UserRecs *rc = &us->recs;
     if (r->h <= 0)
         return;
-    pane_title(r, 0, "Recommendations", NULL);
-    tui_put(r, 1, 0, COL_DIM, "no run selected");
-    tui_put(r, 2, 0, COL_DIM, "(top-K lists of runs: to come)");
+    int focused = us->focus == PANE_RECS;
+    pane_title(r, focused, "Recommendations", rc->models ? "* held-out hit, S runs" : NULL);
+    if (!rc->models) {
+        tui_put(r, 1, 0, COL_DIM, "no run yet (train one: recscope train)");
+        return;
+    }
+    recs_make(us);
+    if (rc->nl == 0) {
+        tui_put(r, 1, 0, COL_DIM, "no run selected (S selects runs)");
+        return;
+    }
+    int ncols = r->w / 20;
+    ncols = ncols < 1 ? 1 : ncols > (int)rc->nl ? (int)rc->nl : ncols;
+    int first = rc->col >= ncols ? rc->col - ncols + 1 : 0, w = (r->w - (ncols - 1)) / ncols;
+    rc->ncols = ncols;
+    for (int c = 0; c < ncols; c++) {
+        const TuiRecList *l = &rc->lists[first + c];
+        const TuiRun *run = tui_models_run(rc->models, l->run);
+        TuiRect hr = { r->y, r->x + c * (w + 1), r->h, w };
+        tui_printf(&hr, 1, 0, first + c == rc->col && focused ? COL_HEADER : COL_LABEL, "%s (%s)",
+                   run ? run->name : "?", run ? run->algo : "?");
+        tui_models_draw_recs(rc->models, r, 2, c * (w + 1), w, l, rc->u,
+                             focused && first + c == rc->col ? rc->row : -1, NULL, 0, NULL);
+    }
 }
 
 static void user_draw(TuiScreen *s, const TuiRect *body)
@@ -270,7 +341,10 @@ static void user_layout(UserScreen *us, const TuiRect *body)
         rw = rw < 30 ? 30 : rw > 48 ? 48 : rw;
         lw = w - rw - 3;
         int x2 = x + lw + 3, gh = (int)us->ngenres + 2;
-        int most = avail - 1 - 4; /* leave the recommendations pane four rows */
+        /* leave the recommendations pane room for its lists when there are runs */
+        int want = us->recs.models ? USER_RECS_K + 3 : 4;
+        want = want > avail / 2 ? (avail / 2 > 4 ? avail / 2 : 4) : want;
+        int most = avail - 1 - want;
         gh = gh > most ? most : gh;
         gh = gh < 3 ? 3 : gh;
         us->hist_h = (TuiRect) { top, x, 1, lw };
@@ -312,6 +386,44 @@ static void set_focus(UserScreen *us, int pane)
     us->gen.focused = pane == PANE_GENRES;
 }
 
+/* Enter on a recommendation: its explanation. */
+static TuiIntent recs_open(UserScreen *us)
+{
+    UserRecs *rc = &us->recs;
+    if (!rc->models || rc->col >= (int)rc->nl || rc->u < 0)
+        return tui_intent(TUI_INTENT_NONE);
+    const TuiRecList *l = &rc->lists[rc->col];
+    const TuiRun *run = tui_models_run(rc->models, l->run);
+    if (!l->ok || rc->row < 0 || (size_t)rc->row >= l->n || !run)
+        return tui_intent(TUI_INTENT_NONE);
+    return tui_intent_open(
+        tui_explain_new(us->store, run->id, rc->u, NULL, 0, l->recs[rc->row].item));
+}
+
+/* Movement in the recommendations pane. */
+static TuiIntent recs_key(UserScreen *us, int action, int key)
+{
+    UserRecs *rc = &us->recs;
+    int n = rc->col < (int)rc->nl ? (int)rc->lists[rc->col].n : 0;
+    switch (action) {
+    case TUI_ACT_MOVE:
+        rc->row += key == KEY_UP || key == 'k' ? -1 : 1;
+        break;
+    case TUI_ACT_PAGE:
+    case TUI_ACT_ENDS:
+        rc->row = key == KEY_PPAGE || key == KEY_HOME || key == 'g' || key == ('b' & 0x1f) ? 0
+                                                                                      : n - 1;
+        break;
+    case TUI_ACT_OPEN:
+        return recs_open(us);
+    default:
+        return tui_intent(TUI_INTENT_UNHANDLED);
+    }
+    rc->row = rc->row >= n ? n - 1 : rc->row;
+    rc->row = rc->row < 0 ? 0 : rc->row;
+    return tui_intent(TUI_INTENT_REDRAW);
+}
+
 static TuiIntent user_open(UserScreen *us, const TuiTableRow *sel)
 {
     if (!sel)
@@ -328,6 +440,17 @@ static TuiIntent user_key(TuiScreen *s, int action, int key)
 {
     UserScreen *us = (UserScreen *)s;
     TuiTable *t = us->focus == PANE_HISTORY ? &us->hist : &us->gen;
+    /* the global w (what-if) and c (compare) start from this user here */
+    if (action == TUI_ACT_MODELS && key == 'w')
+        return tui_intent_open(tui_whatif_new(us->store, us->id));
+    if (action == TUI_ACT_MODELS && key == 'c')
+        return tui_intent_open(tui_compare_new(us->store, us->id));
+    if (us->focus == PANE_RECS && action == TUI_ACT_PANE && us->recs.col + 1 < (int)us->recs.nl) {
+        us->recs.col++; /* Tab: the next run's list, then back to the history */
+        return tui_intent(TUI_INTENT_REDRAW);
+    }
+    if (us->focus == PANE_RECS && action != TUI_ACT_PANE)
+        return recs_key(us, action, key);
     if (!t->editing) {
         switch (action) {
         case TUI_ACT_OPEN:
@@ -340,7 +463,10 @@ static TuiIntent user_key(TuiScreen *s, int action, int key)
             return tui_intent(TUI_INTENT_REDRAW);
         case TUI_ACT_PANE:
             set_focus(us, us->focus == PANE_HISTORY && us->gen_h.h > 0 ? PANE_GENRES
-                                                                       : PANE_HISTORY);
+                          : us->focus != PANE_RECS && us->recs_r.h > 2 && us->recs.models
+                              ? PANE_RECS
+                              : PANE_HISTORY);
+            us->recs.col = 0;
             return tui_intent(TUI_INTENT_REDRAW);
         default:
             break;
@@ -349,6 +475,13 @@ static TuiIntent user_key(TuiScreen *s, int action, int key)
     unsigned f = tui_table_key(t, action, key);
     us->base.cls = t->editing ? &user_edit_class : &user_class;
     return tui_intent(f);
+}
+
+/* A run finished in the background: its list appears. */
+static unsigned user_tick(TuiScreen *s)
+{
+    UserScreen *us = (UserScreen *)s;
+    return tui_models_tick(&us->recs.models, us->store);
 }
 
 static void user_free(TuiScreen *s)
@@ -369,6 +502,7 @@ static const TuiScreenClass user_class = {
     .draw = user_draw,
     .handle_key = user_key,
     .resize = user_resize,
+    .tick = user_tick,
     .free = user_free,
 };
 
@@ -380,6 +514,7 @@ static const TuiScreenClass user_edit_class = {
     .draw = user_draw,
     .handle_key = user_key,
     .resize = user_resize,
+    .tick = user_tick,
     .free = user_free,
 };
 
@@ -406,6 +541,11 @@ TuiScreen *tui_user_new(Store *store, int64_t user_id)
         us->ngenres = 0;
     if (!us->found)
         snprintf(us->err, sizeof us->err, "%s", err.msg[0] ? err.msg : "no such user");
+    if ((us->recs.models = tui_models_for(store)) != NULL) {
+        tui_models_refresh(us->recs.models, NULL);
+        if (tui_models_nruns(us->recs.models) == 0)
+            us->recs.models = NULL;
+    }
     set_focus(us, PANE_HISTORY);
     hist_sort(us, BROWSE_H_TIME, 1);
     tui_table_reload(&us->gen);

@@ -3,9 +3,13 @@
  * always restoring the terminal, the layout, the title and key-hint bars,
  * and the event loop over a stack of screens (see tui_screen.h).
  *
- * The loop blocks in getch(): nothing needs polling yet. A key becomes an
- * intent through tui_dispatch_key(); the loop alone acts on intents and
- * draws. A GOTO intent (the o, u and i keys) goes back down the stack to
+ * The loop sleeps in poll() on the terminal and on the background jobs'
+ * self-pipe (tui_jobs.h), with no timeout when nothing runs and no screen
+ * asked for a timer, so an idle TUI uses no CPU. Job news redraws at most
+ * four times a second (the status indicator in the title bar, the job
+ * view); a run row that a job created or ended makes every screen's tick
+ * hook re-list. A key becomes an intent through tui_dispatch_key(); the
+ * loop alone acts on intents and draws. A GOTO intent (the o, u and i keys) goes back down the stack to
  * the nearest screen of its kind, or opens one, so the stack stays short
  * however long the analyst browses. SIGINT, SIGTERM and SIGHUP interrupt
  * the read and end the loop, so the terminal is restored on every way out.
@@ -16,15 +20,19 @@
 #include <errno.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "browse.h"
 #include "store.h"
+#include "tui_jobs.h"
+#include "tui_models.h"
 #include "tui_screen.h"
 #include "tui_theme.h"
 
@@ -37,6 +45,12 @@ typedef struct Tui {
     TuiLayout lay;
     TuiScreen *stack[TUI_MAX_DEPTH];
     int depth;
+    TuiJobs *jobs;          /* NULL when training is off */
+    char why_no_jobs[160];  /* why, for the Runs screen */
+    unsigned jobs_gen;      /* tui_jobs_generation() last acted on */
+    double last_draw;       /* monotonic seconds */
+    double next_tick;       /* when the top screen's tick is due; 0: none */
+    int draw_pending;       /* job news not drawn yet */
 } Tui;
 
 static volatile sig_atomic_t tui_signalled;
@@ -79,14 +93,27 @@ static const char *text_tail(const char *s, int cols)
     return s;
 }
 
-/* " recscope — PATH ... SCREEN", the path cut from the left when long. */
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* " recscope — PATH ... [training: JOBS  ]SCREEN", the path cut from the
+ * left when long; the running jobs take at most 3/5 of the width. */
 static void draw_title(const Tui *t)
 {
     const TuiRect *r = &t->lay.title;
     const TuiScreen *base = tui_base_screen(t);
-    char path[512];
+    char path[512], jobs[512];
     tui_fill(r, 0, COL_TITLE);
     int name_x = r->w - 1 - tui_put_right(r, 0, r->w - 1, COL_TITLE, base ? base->cls->name : "");
+    tui_jobs_status(t->jobs, jobs, sizeof jobs, r->w * 3 / 5);
+    if (jobs[0] && name_x > 2) {
+        TuiRect room = { r->y, r->x, 1, name_x - 2 };
+        name_x = room.w - tui_put_right(&room, 0, room.w, COL_TITLE_DIM, jobs);
+    }
     TuiRect left = { r->y, r->x, 1, name_x - 2 > 0 ? name_x - 2 : 0 };
     int x = 1 + tui_printf(&left, 0, 1, COL_TITLE, "recscope%s", tui_glyphs()->dash);
     int room = left.w - x;
@@ -144,6 +171,8 @@ static void tui_draw(Tui *t)
     }
     attrset(A_NORMAL);
     refresh();
+    t->last_draw = mono_now();
+    t->draw_pending = 0;
 }
 
 static void tui_relayout(Tui *t)
@@ -183,7 +212,8 @@ static TuiScreen *tui_screen_new(Tui *t, int kind)
     switch (kind) {
     case TUI_SCREEN_USERS: return tui_users_new(t->store);
     case TUI_SCREEN_ITEMS: return tui_items_new(t->store);
-    default: return NULL;
+    case TUI_SCREEN_RUNS: return tui_runs_new(t->store, t->jobs, t->why_no_jobs);
+    default: return tui_models_screen_new(t->store, kind); /* compare, what-if, runs picker */
     }
 }
 
@@ -224,6 +254,14 @@ static void tui_goto(Tui *t, int kind)
 /* Acts on an intent. Returns 1 when the loop should end. */
 static int tui_apply(Tui *t, TuiIntent in)
 {
+    /* quitting cancels the trainings: ask first, unless that is the answer */
+    size_t running = tui_jobs_running(t->jobs);
+    int leaving = (in.flags & TUI_INTENT_QUIT) || ((in.flags & TUI_INTENT_CLOSE) && t->depth == 1);
+    if (leaving && running && !tui_quit_confirm_is(t->stack[t->depth - 1])) {
+        if (in.open)
+            in.open->cls->free(in.open);
+        return tui_apply(t, tui_intent_open(tui_quit_confirm_new(running)));
+    }
     if (in.flags & TUI_INTENT_QUIT) {
         if (in.open)
             in.open->cls->free(in.open);
@@ -315,29 +353,123 @@ static void term_stop(Tui *t)
     }
 }
 
-/* Reads keys until an intent or a signal ends the session. */
+/* The top screen's timer: due tick_ms after it was (re)armed. */
+static void tick_arm(Tui *t, double now)
+{
+    const TuiScreen *top = t->depth ? t->stack[t->depth - 1] : NULL;
+    t->next_tick = top && top->cls->tick && top->cls->tick_ms > 0
+                       ? now + top->cls->tick_ms / 1000.0 : 0;
+}
+
+/* What the background asks for: re-listing after a job changed a run,
+ * the top screen's timer, job progress (drawn at most every 250 ms).
+ * Draws when needed. */
+static void tui_background(Tui *t, int news)
+{
+    unsigned flags = 0;
+    double now = mono_now();
+    unsigned gen = tui_jobs_generation(t->jobs);
+    if (gen != t->jobs_gen) {
+        t->jobs_gen = gen;
+        for (int i = 0; i < t->depth; i++)
+            if (t->stack[i]->cls->tick)
+                flags |= t->stack[i]->cls->tick(t->stack[i]);
+        flags |= TUI_INTENT_REDRAW;
+    }
+    TuiScreen *top = t->depth ? t->stack[t->depth - 1] : NULL;
+    if (t->next_tick > 0 && now >= t->next_tick && top && top->cls->tick) {
+        flags |= top->cls->tick(top);
+        tick_arm(t, now);
+    }
+    if (news)
+        t->draw_pending = 1;
+    if (flags & TUI_INTENT_REDRAW)
+        tui_draw(t);
+    else if (t->draw_pending && now - t->last_draw >= 0.25)
+        tui_draw(t);
+}
+
+/* How long poll() may sleep: -1 (for ever) unless a timer or a throttled
+ * redraw is due. */
+static int tui_wait_ms(const Tui *t)
+{
+    double now = mono_now(), due = -1;
+    if (t->draw_pending)
+        due = t->last_draw + 0.25;
+    if (t->next_tick > 0 && (due < 0 || t->next_tick < due))
+        due = t->next_tick;
+    if (due < 0)
+        return -1;
+    return due <= now ? 0 : (int)((due - now) * 1000) + 1;
+}
+
+/* Runs one key. Returns 1 when the loop should end. */
+static int tui_key(Tui *t, int ch)
+{
+    const TuiScreen *before = t->depth ? t->stack[t->depth - 1] : NULL;
+    int quit;
+    if (ch == KEY_RESIZE)
+        quit = tui_apply(t, tui_intent(TUI_INTENT_RESIZE | TUI_INTENT_REDRAW));
+    else
+        quit = tui_apply(t, tui_dispatch_key(t->stack[t->depth - 1], t->depth, ch));
+    if (!quit && t->depth && t->stack[t->depth - 1] != before)
+        tick_arm(t, mono_now());
+    return quit;
+}
+
+/* Sleeps in poll() on the terminal and the jobs' pipe; reads every key
+ * curses has, then does what the background asks for. Ends on an intent,
+ * a signal, or a terminal that keeps reporting input without keys. */
 static void tui_loop(Tui *t)
 {
-    int errors = 0;
+    int empty_wakes = 0;
     tui_relayout(t);
     tui_draw(t);
-    while (!tui_signalled && errors < 100) {
-        errno = 0;
-        int ch = getch();
-        if (ch == ERR) {
-            if (errno != EINTR) /* input closed: the terminal went away */
-                break;
-            errors++;
-            continue;
-        }
-        errors = 0;
-        if (ch == KEY_RESIZE) {
-            tui_apply(t, tui_intent(TUI_INTENT_RESIZE | TUI_INTENT_REDRAW));
-            continue;
-        }
-        if (tui_apply(t, tui_dispatch_key(t->stack[t->depth - 1], t->depth, ch)))
+    tick_arm(t, mono_now());
+    timeout(0);
+    while (!tui_signalled && empty_wakes < 100) {
+        struct pollfd pfd[2] = { { STDIN_FILENO, POLLIN, 0 },
+                                 { t->jobs ? tui_jobs_fd(t->jobs) : -1, POLLIN, 0 } };
+        int n = poll(pfd, 2, tui_wait_ms(t));
+        if (n < 0 && errno != EINTR)
             break;
+        int news = n > 0 && (pfd[1].revents & POLLIN);
+        if (news)
+            tui_jobs_drain(t->jobs);
+        int keys = 0;
+        for (int ch; (ch = getch()) != ERR; keys++)
+            if (tui_key(t, ch))
+                return;
+        if (n > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) && !keys)
+            empty_wakes++; /* input closed: the terminal went away */
+        else if (keys)
+            empty_wakes = 0;
+        tui_background(t, news);
     }
+}
+
+/* Training needs a database this process can write (the worker opens its
+ * own read-write connection; the UI's stays read-only): the file and its
+ * folder (for the journal) writable. Otherwise says why in t. */
+static void jobs_setup(Tui *t)
+{
+    char dir[4096];
+    RsErr err;
+    rs_err_clear(&err);
+    snprintf(dir, sizeof dir, "%s", t->db_path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir ? 1 : 0] = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (!t->store)
+        snprintf(t->why_no_jobs, sizeof t->why_no_jobs,
+                 "Training is off: this database has no data yet.");
+    else if (access(t->db_path, W_OK) != 0 || access(dir, W_OK) != 0)
+        snprintf(t->why_no_jobs, sizeof t->why_no_jobs,
+                 "Training is off: the database (or its folder) is read-only.");
+    else if (!(t->jobs = tui_jobs_new(t->db_path, &err)))
+        snprintf(t->why_no_jobs, sizeof t->why_no_jobs, "Training is off: %.120s", err.msg);
 }
 
 /* A file of zero bytes: what `touch new.db` or an interrupted first write
@@ -366,6 +498,7 @@ int tui_run(const char *db_path)
             goto done;
     }
     t.store = store;
+    jobs_setup(&t);
     if (tui_push(&t, tui_overview_new(store, db_path, &err)) < 0)
         goto done;
     if (term_start(&t) < 0) {
@@ -379,6 +512,7 @@ done:
     term_stop(&t);
     while (t.depth > 0)
         tui_pop(&t);
+    tui_jobs_free(t.jobs); /* cancels and waits for running trainings */
     store_close(store);
     if (rc != 0)
         fprintf(stderr, "recscope: %s\n", err.msg[0] ? err.msg : "cannot start the TUI");

@@ -61,6 +61,7 @@ typedef enum TuiAction {
     TUI_ACT_GO_OVERVIEW,
     TUI_ACT_GO_USERS,
     TUI_ACT_GO_ITEMS,
+    TUI_ACT_GO_RUNS,
     /* lists (tui_table.h); the key tells the direction where there is one */
     TUI_ACT_MOVE,    /* one row down or up */
     TUI_ACT_PAGE,    /* one page down or up */
@@ -73,6 +74,9 @@ typedef enum TuiAction {
     TUI_ACT_REVERSE, /* reverse the order */
     TUI_ACT_PANE,    /* focus the next (Tab) or previous (BackTab) pane */
     TUI_ACT_EDIT,    /* a key typed into a filter or search prompt */
+    /* the model screens from anywhere (tui_models.h); the key tells which:
+     * c Compare, w What-if, S the runs shown */
+    TUI_ACT_MODELS,
     TUI_ACT_SCREEN,  /* first action number free for screen-specific use */
 } TuiAction;
 
@@ -83,6 +87,10 @@ typedef enum TuiScreenKind {
     TUI_SCREEN_OVERVIEW,
     TUI_SCREEN_USERS,
     TUI_SCREEN_ITEMS,
+    TUI_SCREEN_RUNS,
+    TUI_SCREEN_COMPARE, /* tui_models_screen_new() builds these three */
+    TUI_SCREEN_WHATIF,
+    TUI_SCREEN_RUNSEL,
 } TuiScreenKind;
 
 #define TUI_KEY_ANY (-2) /* matches every key; ends the lookup */
@@ -146,6 +154,11 @@ typedef struct TuiScreenClass {
     /* Called with the new body before the first draw and on every resize. */
     void (*resize)(TuiScreen *s, const TuiRect *body);
     void (*free)(TuiScreen *s);
+    /* May be NULL. Called by the loop when background jobs changed a run
+     * and, while this screen is on top, every tick_ms (0: never); returns
+     * intent flags (TUI_INTENT_REDRAW when something changed). */
+    unsigned (*tick)(TuiScreen *s);
+    int tick_ms;
 } TuiScreenClass;
 
 struct TuiScreen {
@@ -218,5 +231,34 @@ TuiScreen *tui_users_new(Store *store);
 TuiScreen *tui_user_new(Store *store, int64_t user_id);
 TuiScreen *tui_items_new(Store *store);
 TuiScreen *tui_item_new(Store *store, int64_t item_id);
+
+/* The model screens (tui_models.h holds the runs they show). Each returns
+ * NULL only when out of memory or store is NULL. */
+/* Why run run_id recommends item (a dataset index) to user (a dataset
+ * index), or to the profile items[0..n) (copied) when user < 0. */
+TuiScreen *tui_explain_new(Store *store, int64_t run_id, long user, const uint32_t *items,
+                           size_t n, uint32_t item);
+/* The selected runs (at least two: the newest fill in) side by side,
+ * starting at the user with database id user_id (-1: the first evaluated). */
+TuiScreen *tui_compare_new(Store *store, int64_t user_id);
+/* A what-if user starting from the history of user_id (-1: nobody). */
+TuiScreen *tui_whatif_new(Store *store, int64_t user_id);
+/* The run selection overlay. */
+TuiScreen *tui_runsel_new(Store *store);
+
+/* Runs, training in the background (screen_runs.c, screen_newrun.c,
+ * screen_job.c). jobs (tui_jobs.h) is NULL when the database cannot be
+ * written: the screens then say why training is off. store and jobs are
+ * the caller's and outlive the screens. Each returns NULL only when out of
+ * memory. */
+struct TuiJobs;
+TuiScreen *tui_runs_new(Store *store, struct TuiJobs *jobs, const char *why_no_jobs);
+TuiScreen *tui_newrun_new(Store *store, struct TuiJobs *jobs);
+TuiScreen *tui_job_new(struct TuiJobs *jobs, int job_id);
+/* The question asked before quitting while trainings run: y quits (the
+ * loop then cancels them), any other key closes it. The loop recognises it
+ * with tui_quit_confirm_is(). */
+TuiScreen *tui_quit_confirm_new(size_t running);
+int tui_quit_confirm_is(const TuiScreen *s);
 
 #endif
