@@ -42,7 +42,8 @@ static const Command commands[] = {
 
 static void usage(FILE *f)
 {
-    fputs("usage: recscope [DB]                open the terminal UI on DB\n"
+    fputs("usage: recscope [--ascii] [--no-color] DB\n"
+          "                                   open the terminal UI on DB\n"
           "       recscope COMMAND [ARGS...]   run a command headless\n"
           "       recscope --version | --help\n\ncommands:\n",
           f);
@@ -80,8 +81,23 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < RS_ARRAY_LEN(commands); k++)
         if (!strcmp(a, commands[k].name))
             exit(commands[k].run(argc - 1, argv + 1));
-    if (a[0] == '-')
-        return cli_usage_error(NULL, "unknown option '%s'", a);
+    /* the TUI's own options: recscope [--ascii] [--no-color] DB */
+    const char *db = NULL;
+    for (int k = 1; k < argc; k++) {
+        if (!strcmp(argv[k], "--ascii"))
+            setenv("RECSCOPE_ASCII", "1", 1); /* read by tui.c */
+        else if (!strcmp(argv[k], "--no-color"))
+            setenv("NO_COLOR", "1", 1);
+        else if (argv[k][0] == '-')
+            return cli_usage_error(NULL, "unknown option '%s'", argv[k]);
+        else if (db)
+            return cli_usage_error(NULL, "unexpected argument '%s'", argv[k]);
+        else
+            db = argv[k];
+    }
+    if (!db)
+        return cli_usage_error(NULL, "expected a database");
+    a = db;
     struct stat sb;
     if (stat(a, &sb) != 0) {
         if (!strchr(a, '/') && !strchr(a, '.'))
@@ -89,7 +105,5 @@ int main(int argc, char **argv)
         cli_error("%s: no such database (create one with 'recscope import %s PATH')", a, a);
         return CLI_ERROR;
     }
-    if (argc > 2)
-        return cli_usage_error(NULL, "unexpected argument '%s'", argv[2]);
     return tui_run(a);
 }
