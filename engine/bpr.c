@@ -123,21 +123,10 @@ static const ParamSpec bpr_params[] = {
      "with a validation set: stop after this many epochs without a better NDCG@10 (0 never)"},
 };
 
-/* Whether item j is in user u's (sorted) training row. */
+/* Whether item j is in user u's training row. */
 static int bpr_in_row(const RsMatrix *t, uint32_t u, uint32_t j)
 {
-    const uint32_t *a = t->u_items + t->u_ptr[u];
-    size_t lo = 0, hi = t->u_ptr[u + 1] - t->u_ptr[u];
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < j)
-            lo = mid + 1;
-        else if (a[mid] > j)
-            hi = mid;
-        else
-            return 1;
-    }
-    return 0;
+    return rs_matrix_find(t, u, j) != (size_t)-1;
 }
 
 /* One epoch's draws in nparts parts (see the file comment). */

@@ -357,22 +357,10 @@ static uint64_t neumf_stream(uint64_t seed, uint64_t a, uint64_t b)
     return z ^ (z >> 31);
 }
 
+/* Whether item j is in user u's training row. */
 static int in_row(const RsMatrix *t, uint32_t u, uint32_t j)
 {
-    if (u >= t->U)
-        return 0;
-    const uint32_t *a = t->u_items + t->u_ptr[u];
-    size_t lo = 0, hi = t->u_ptr[u + 1] - t->u_ptr[u];
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < j)
-            lo = mid + 1;
-        else if (a[mid] > j)
-            hi = mid;
-        else
-            return 1;
-    }
-    return 0;
+    return rs_matrix_find(t, u, j) != (size_t)-1;
 }
 
 /* The epoch's samples: each positive then its negatives, shuffled. Returns
