@@ -24,6 +24,9 @@ command -v tmux >/dev/null 2>&1 || { echo "tui_test: tmux not found" >&2; exit 1
 [ -x "$BIN" ] || { echo "tui_test: $BIN is not executable" >&2; exit 1; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/rstui.XXXXXX")
+# never read or write the settings of the person running the tests
+XDG_CONFIG_HOME=$TMP/xdg-none
+export XDG_CONFIG_HOME
 T="tmux -L rstest$$ -f /dev/null"
 trap '$T kill-server >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 trap 'exit 2' INT TERM HUP
@@ -628,6 +631,47 @@ expect_width "models at 80x24: compare is no wider than 80 columns" 80
 keys o
 wait_frame 24 'q Quit'
 quit q "q after the model screens at 80x24"
+
+# --- the settings file; a what-if user from a user's training history ------------
+XDG=$TMP/xdg
+mkdir -p "$XDG/recscope"
+printf '# test settings\ntheme = mono\ncolour = red\ndefault_k = 10\n' >"$XDG/recscope/config"
+NTRAIN=$("$BIN" export-split "$MDB" --split r80 --part train 2>/dev/null |
+    awk -F'\t' -v u="$HITU" '$1 == u' | wc -l | tr -d ' ')
+NALL=$("$BIN" export-split "$MDB" --split r80 --part test 2>/dev/null |
+    awk -F'\t' -v u="$HITU" '$1 == u' | wc -l | tr -d ' ')
+start settings 120 40 "$MDB" XDG_CONFIG_HOME="$XDG"
+wait_frame 40 'q Quit'
+expect "settings: an unknown key is a one-line warning in the title" \
+    "settings line 3: unknown setting 'colour'"
+keys u
+wait_until line_is 1 ' Users$'
+keys / r e : ^ "$HITU" '$' Enter
+wait_until shows 'row 1 of 1 match'
+keys Enter
+wait_until shows 'knn-t (itemknn)'
+keys w
+expect_wait "what-if from a user starts from the training part of the run's split" \
+    shows "from the training history of user $HITU, split r80"
+if [ "${NALL:-0}" -gt 0 ] && [ "${NTRAIN:-0}" -gt 0 ]; then
+    expect "what-if from a user: the $NTRAIN training items, not the $NALL held-out ones too" \
+        "Profile  $NTRAIN items, $NTRAIN on"
+else
+    notok "what-if from a user: user $HITU has training and test items" \
+        "$NTRAIN $NALL $("$BIN" export-split "$MDB" --split r80 --part test 2>&1 | head -3)"
+fi
+expect "what-if: K from the settings" 'top 10, fold-in'
+keys +
+expect_wait "what-if: + raises K and saves it as default_k" shows 'top 20 (saved), fold-in, no retraining'
+if grep -qx 'default_k = 20' "$XDG/recscope/config" && grep -qx 'theme = mono' "$XDG/recscope/config" &&
+    [ "$(ls "$XDG/recscope")" = config ]; then
+    ok "settings: saved atomically with the other settings kept"
+else
+    notok "settings: saved atomically with the other settings kept" "$(ls "$XDG/recscope"; cat "$XDG/recscope/config")"
+fi
+keys o
+wait_frame 40 'q Quit'
+quit q "q after the settings checks"
 
 [ -n "${RS_RESULTS:-}" ] && echo "$PASS $FAIL tui" >>"$RS_RESULTS"
 echo "tui: $PASS passed, $FAIL failed"

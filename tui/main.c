@@ -63,6 +63,20 @@ static void version(void)
     printf("\n");
 }
 
+/* $XDG_CONFIG_HOME/recscope/config, or ~/.config/recscope/config; NULL
+ * when neither variable gives an absolute folder. */
+static const char *config_path(char *buf, size_t n)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    if (xdg && xdg[0] == '/')
+        snprintf(buf, n, "%s/recscope/config", xdg);
+    else if (home && home[0] == '/')
+        snprintf(buf, n, "%s/.config/recscope/config", home);
+    else
+        return NULL;
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -105,5 +119,6 @@ int main(int argc, char **argv)
         cli_error("%s: no such database (create one with 'recscope import %s PATH')", a, a);
         return CLI_ERROR;
     }
-    return tui_run(a);
+    char cfg[4096];
+    return tui_run(a, config_path(cfg, sizeof cfg));
 }

@@ -5,7 +5,9 @@
  * toggled off and on (Space) or removed (d); on every change the selected
  * runs recommend for the profile at once by fold-in
  * (model_recommend_profile: no retraining), side by side on the right.
- * Enter on a recommendation explains it for the profile.
+ * Enter on a recommendation explains it for the profile. + and - change
+ * K (starting from the settings' default_k, see config.h) and save it as
+ * the new default_k.
  *
  * Layout: the profile on the left (the search prompt and its matches over
  * it while searching), the runs' lists on the right.
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "query.h"
 #include "tui_models.h"
 #include "tui_screen.h"
@@ -23,7 +26,8 @@
 
 #define WI_MAXITEMS 1024
 #define WI_MATCHES 50
-#define WI_K 10
+
+static const size_t wi_ks[] = { 5, 10, 20, 50 }; /* the steps of + and - */
 
 enum { WI_PROFILE, WI_RECS };
 
@@ -45,6 +49,8 @@ typedef struct WhatifScreen {
     /* recommendations */
     unsigned gen;
     int dirty;
+    size_t K;                 /* <= TUI_RECS_MAXK */
+    char kmsg[120];           /* how saving K went; "" nothing to say */
     size_t nl;
     TuiRecList lists[TUI_MODELS_MAXSEL];
     int rcol, rrow;
@@ -59,7 +65,7 @@ typedef struct WhatifScreen {
 } WhatifScreen;
 
 enum { WI_ACT_SEARCH = TUI_ACT_SCREEN, WI_ACT_TOGGLE, WI_ACT_REMOVE, WI_ACT_COLUMN, WI_ACT_ADD,
-       WI_ACT_TYPE };
+       WI_ACT_TYPE, WI_ACT_K };
 
 static const TuiKey whatif_keys[] = {
     { 'a', "a", WI_ACT_SEARCH, "Add items (search)", TUI_KEY_HINT },
@@ -72,6 +78,9 @@ static const TuiKey whatif_keys[] = {
     { KEY_BTAB, "S-Tab", TUI_ACT_PANE, "Next pane", 0 },
     { KEY_LEFT, "Left", WI_ACT_COLUMN, "Previous / next run", 0 },
     { KEY_RIGHT, "Right", WI_ACT_COLUMN, "Previous / next run", 0 },
+    { '+', "+", WI_ACT_K, "Larger / smaller K (saved)", TUI_KEY_HINT },
+    { '=', "=", WI_ACT_K, "Larger / smaller K (saved)", 0 },
+    { '-', "-", WI_ACT_K, "Larger / smaller K (saved)", 0 },
 };
 
 static const TuiKey whatif_edit_keys[] = {
@@ -107,7 +116,7 @@ static void lists_make(WhatifScreen *ws)
     RsProfile p = { np, on, NULL };
     ws->nl = tui_models_selected(ws->models, idx, TUI_MODELS_MAXSEL);
     for (size_t j = 0; j < ws->nl; j++)
-        tui_models_recommend(ws->models, idx[j], -1, &p, WI_K, &ws->lists[j]);
+        tui_models_recommend(ws->models, idx[j], -1, &p, ws->K, &ws->lists[j]);
     free(on);
     ws->dirty = 0;
     ws->gen = tui_models_gen(ws->models);
@@ -204,7 +213,7 @@ static void draw_search(WhatifScreen *ws, const TuiRect *r)
 static void draw_recs(WhatifScreen *ws, const TuiRect *r)
 {
     tui_put(r, 0, 0, ws->focus == WI_RECS ? COL_HEADER : COL_LABEL, "Recommendations");
-    tui_put(r, 0, 17, COL_DIM, "fold-in, no retraining");
+    tui_printf(r, 0, 17, COL_DIM, "top %zu%s, fold-in, no retraining", ws->K, ws->kmsg);
     if (!ws->models) {
         tui_put(r, 2, 0, COL_DIM, "no finished run yet");
         return;
@@ -293,6 +302,35 @@ static TuiIntent search_key(WhatifScreen *ws, int action, int key)
     return tui_intent(TUI_INTENT_REDRAW);
 }
 
+/* The next step of wi_ks above (dir > 0) or below K, kept as the
+ * settings' default_k and saved to the settings file. */
+static TuiIntent k_change(WhatifScreen *ws, int dir)
+{
+    size_t K = ws->K;
+    for (size_t j = 0; j < RS_ARRAY_LEN(wi_ks); j++) {
+        size_t c = wi_ks[dir > 0 ? j : RS_ARRAY_LEN(wi_ks) - 1 - j];
+        if (dir > 0 ? c > ws->K : c < ws->K) {
+            K = c;
+            break;
+        }
+    }
+    if (K == ws->K)
+        return tui_intent(TUI_INTENT_NONE);
+    ws->K = K;
+    ws->dirty = 1;
+    Config *cfg = config_current();
+    cfg->default_k = (int)K;
+    RsErr err;
+    rs_err_clear(&err);
+    if (!cfg->path[0])
+        ws->kmsg[0] = '\0';
+    else if (config_save(cfg, NULL, &err) == RS_OK)
+        snprintf(ws->kmsg, sizeof ws->kmsg, " (saved)");
+    else
+        snprintf(ws->kmsg, sizeof ws->kmsg, " (not saved: %.90s)", err.msg);
+    return tui_intent(TUI_INTENT_REDRAW);
+}
+
 static TuiIntent recs_open(WhatifScreen *ws)
 {
     if (ws->rcol >= (int)ws->nl)
@@ -348,6 +386,8 @@ static TuiIntent whatif_key(TuiScreen *s, int action, int key)
     case TUI_ACT_PANE:
         ws->focus = ws->focus == WI_PROFILE ? WI_RECS : WI_PROFILE;
         return tui_intent(TUI_INTENT_REDRAW);
+    case WI_ACT_K:
+        return k_change(ws, key == '-' ? -1 : 1);
     case WI_ACT_COLUMN:
         ws->rcol += key == KEY_LEFT ? -1 : 1;
         ws->rcol = ws->rcol >= (int)ws->nl ? (int)ws->nl - 1 : ws->rcol;
@@ -402,6 +442,28 @@ static const TuiScreenClass whatif_edit_class = {
     .free = whatif_free,
 };
 
+/* Starts the profile from user u's training history under the split of
+ * the first selected run, every item on: the held-out test items stay
+ * out, so the what-if lists can be compared with the user's own. */
+static void whatif_from_user(WhatifScreen *ws, const RsDataset *d, uint32_t u)
+{
+    const RsMatrix *train;
+    const char *split;
+    RsErr err;
+    rs_err_clear(&err);
+    if (tui_models_train_part(ws->models, &train, &split, &err)) {
+        snprintf(ws->origin, sizeof ws->origin, "from nobody (user %.60s: %.60s)",
+                 d->cat->user_ext[u], err.msg);
+        return;
+    }
+    for (size_t k = train->u_ptr[u]; k < train->u_ptr[u + 1] && ws->n < WI_MAXITEMS; k++) {
+        ws->items[ws->n] = train->u_items[k];
+        ws->on[ws->n++] = 1;
+    }
+    snprintf(ws->origin, sizeof ws->origin, "from the training history of user %.50s, split %.50s",
+             d->cat->user_ext[u], split);
+}
+
 TuiScreen *tui_whatif_new(Store *store, int64_t user_id)
 {
     WhatifScreen *ws = calloc(1, sizeof *ws);
@@ -411,6 +473,8 @@ TuiScreen *tui_whatif_new(Store *store, int64_t user_id)
     ws->store = store;
     ws->models = tui_models_for(store);
     ws->dirty = 1;
+    int k = config_current()->default_k;
+    ws->K = k < 1 ? 1 : k > TUI_RECS_MAXK ? TUI_RECS_MAXK : (size_t)k;
     snprintf(ws->origin, sizeof ws->origin, "from nobody");
     if (ws->models) {
         tui_models_refresh(ws->models, NULL);
@@ -419,14 +483,7 @@ TuiScreen *tui_whatif_new(Store *store, int64_t user_id)
     }
     const RsDataset *d = ws->models ? tui_models_dataset(ws->models, NULL) : NULL;
     long u = d && user_id >= 0 ? tui_models_user(ws->models, user_id) : -1;
-    if (u >= 0) { /* the user's whole history, every item on */
-        const RsMatrix *all = d->all;
-        for (size_t k = all->u_ptr[u]; k < all->u_ptr[u + 1] && ws->n < WI_MAXITEMS; k++) {
-            ws->items[ws->n] = all->u_items[k];
-            ws->on[ws->n++] = 1;
-        }
-        snprintf(ws->origin, sizeof ws->origin, "from the history of user %.100s",
-                 d->cat->user_ext[u]);
-    }
+    if (u >= 0)
+        whatif_from_user(ws, d, (uint32_t)u);
     return &ws->base;
 }

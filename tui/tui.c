@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "browse.h"
+#include "config.h"
 #include "store.h"
 #include "tui_jobs.h"
 #include "tui_models.h"
@@ -51,6 +52,7 @@ typedef struct Tui {
     double last_draw;       /* monotonic seconds */
     double next_tick;       /* when the top screen's tick is due; 0: none */
     int draw_pending;       /* job news not drawn yet */
+    char notice[200];       /* a settings-file warning for the title; "" none */
 } Tui;
 
 static volatile sig_atomic_t tui_signalled;
@@ -117,7 +119,9 @@ static void draw_title(const Tui *t)
     TuiRect left = { r->y, r->x, 1, name_x - 2 > 0 ? name_x - 2 : 0 };
     int x = 1 + tui_printf(&left, 0, 1, COL_TITLE, "recscope%s", tui_glyphs()->dash);
     int room = left.w - x;
-    if (tui_text_width(t->db_path) <= room) {
+    if (t->notice[0]) { /* until the first key */
+        tui_printf(&left, 0, x, COL_ERROR, "settings %s", t->notice);
+    } else if (tui_text_width(t->db_path) <= room) {
         tui_put(&left, 0, x, COL_TITLE, t->db_path);
     } else if (room > 1) {
         snprintf(path, sizeof path, "%s%s", tui_glyphs()->ellipsis,
@@ -310,14 +314,44 @@ static void signals_restore(void)
 }
 
 /* UTF-8 output unless the locale's codeset is something else or
- * RECSCOPE_ASCII=1; colours unless NO_COLOR is set (no-color.org). */
+ * RECSCOPE_ASCII=1; colours unless NO_COLOR is set (no-color.org) or the
+ * settings ask for the mono theme. */
 static void term_setup_look(void)
 {
     const char *ascii = getenv("RECSCOPE_ASCII");
     const char *nocolor = getenv("NO_COLOR");
     int utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
     tui_glyphs_init(utf8 && !(ascii && strcmp(ascii, "1") == 0));
-    tui_theme_init(!(nocolor && *nocolor));
+    tui_theme_init(!(nocolor && *nocolor) && config_current()->theme != CONFIG_THEME_MONO);
+}
+
+/* mouse = on: the wheel reports as button 4 / 5 presses (clicks are not
+ * used yet); off leaves the terminal's own selection alone. */
+static void term_setup_mouse(void)
+{
+    if (!config_current()->mouse)
+        return;
+    mmask_t want = BUTTON4_PRESSED;
+#ifdef BUTTON5_PRESSED
+    want |= BUTTON5_PRESSED;
+#endif
+    mousemask(want, NULL);
+}
+
+/* A mouse event as the key it stands for: the wheel moves the cursor;
+ * anything else is ERR (ignored). */
+static int mouse_key(void)
+{
+    MEVENT ev;
+    if (getmouse(&ev) != OK)
+        return ERR;
+    if (ev.bstate & BUTTON4_PRESSED)
+        return KEY_UP;
+#ifdef BUTTON5_PRESSED
+    if (ev.bstate & BUTTON5_PRESSED)
+        return KEY_DOWN;
+#endif
+    return ERR;
 }
 
 static int term_start(Tui *t)
@@ -340,6 +374,7 @@ static int term_start(Tui *t)
     if (!getenv("ESCDELAY"))
         set_escdelay(25);
     term_setup_look();
+    term_setup_mouse();
     return 0;
 }
 
@@ -408,6 +443,10 @@ static int tui_key(Tui *t, int ch)
 {
     const TuiScreen *before = t->depth ? t->stack[t->depth - 1] : NULL;
     int quit;
+    if (ch == KEY_MOUSE && (ch = mouse_key()) == ERR)
+        return 0;
+    if (ch != KEY_RESIZE)
+        t->notice[0] = '\0';
     if (ch == KEY_RESIZE)
         quit = tui_apply(t, tui_intent(TUI_INTENT_RESIZE | TUI_INTENT_REDRAW));
     else
@@ -480,13 +519,18 @@ static int file_is_empty(const char *path)
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0;
 }
 
-int tui_run(const char *db_path)
+int tui_run(const char *db_path, const char *config_path)
 {
     Tui t = { .db_path = db_path };
     Store *store = NULL;
     RsErr err;
     int rc = 1;
     rs_err_clear(&err);
+    if (config_path && config_load(config_current(), config_path, t.notice, sizeof t.notice,
+                                   &err) < 0) {
+        snprintf(t.notice, sizeof t.notice, "ignored: %.180s", err.msg);
+        rs_err_clear(&err);
+    }
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         fprintf(stderr, "recscope: the interactive view needs a terminal "
                         "(see recscope --help for the commands)\n");

@@ -302,6 +302,29 @@ int tui_models_load(TuiModels *m, size_t k, RsErr *err)
     return RS_OK;
 }
 
+int tui_models_train_part(TuiModels *m, const RsMatrix **train, const char **split,
+                          RsErr *err)
+{
+    size_t k;
+    *train = NULL;
+    *split = NULL;
+    if (!m || m->nruns == 0)
+        return rs_err_set(err, RS_ENOTFOUND, "no finished run");
+    if (tui_models_selected(m, &k, 1) == 0)
+        k = m->nruns - 1;
+    const TuiRun *r = &m->runs[k];
+    if (!tui_models_dataset(m, err))
+        return RS_EIO;
+    RsErr e;
+    rs_err_clear(&e);
+    const TuiSplit *sp = split_get(m, r, &e);
+    if (!sp)
+        return rs_err_set(err, e.code ? e.code : RS_EIO, "%s", e.msg);
+    *train = sp->train;
+    *split = r->split;
+    return RS_OK;
+}
+
 /* --- indices and labels ------------------------------------------------------------------- */
 
 /* Index of id in the ascending array ids[n], or -1. */

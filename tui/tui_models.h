@@ -87,6 +87,15 @@ unsigned tui_models_gen(const TuiModels *m);
  * RS_OK, or an error (also kept in the run's err; not retried). */
 int tui_models_load(TuiModels *m, size_t k, RsErr *err);
 
+/* The training part of the split of the first selected run (the newest
+ * run when none is selected), loaded on first use: what a what-if user
+ * started from a real user begins with, so that held-out test items are
+ * not folded in. Sets *train (owned by the cache) and *split (the split's
+ * name, owned by the cache). Returns RS_OK, RS_ENOTFOUND when there is no
+ * run, or another error with err filled. */
+int tui_models_train_part(TuiModels *m, const RsMatrix **train, const char **split,
+                          RsErr *err);
+
 /* Dataset indices of a database user / item id, or -1 (dataset loaded). */
 long tui_models_user(TuiModels *m, int64_t db_id);
 long tui_models_item(TuiModels *m, int64_t db_id);
