@@ -143,6 +143,7 @@ quality-test: $(BUILD)/recscope
 
 tui-test: $(BUILD)/recscope
 	@sh tests/tui_test.sh $(BUILD)/recscope
+	@sh tests/tui_storm.sh $(BUILD)/recscope
 
 # The README's test command. Fast unit tests first, then the same tests
 # under ASan/UBSan, then the command-line and terminal tests; one closing

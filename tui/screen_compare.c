@@ -26,6 +26,7 @@
 
 #include "metrics.h"
 #include "stats.h"
+#include "tui_export.h"
 #include "tui_models.h"
 #include "tui_screen.h"
 #include "tui_table.h"
@@ -57,6 +58,11 @@ typedef struct CompareScreen {
     size_t distinct[CMP_MAXRUNS];    /* distinct items in the lists it looked at */
     size_t nusers_detect;            /* users it looked at */
     int64_t start_user;              /* database id asked for, -1 none */
+    /* export (e): the file name prompt, and the result */
+    int exporting;
+    char export_name[TUI_TABLE_PATTERN];
+    char msg[RS_ERRLEN + 64];
+    int msg_error;
 } CompareScreen;
 
 enum { CMP_ACT_K = TUI_ACT_SCREEN, CMP_ACT_USER };
@@ -67,9 +73,11 @@ static const TuiKey compare_keys[] = {
     { '+', "+", CMP_ACT_K, "Larger / smaller K", TUI_KEY_HINT },
     { '=', "=", CMP_ACT_K, "Larger / smaller K", 0 },
     { '-', "-", CMP_ACT_K, "Larger / smaller K", 0 },
+    { 'e', "e", TUI_ACT_EXPORT, "Export (.csv, .tsv, .md)", 0 },
 };
 
 static const TuiKeyTable *const compare_shared[] = { &tui_nav_keys, NULL };
+static const TuiScreenClass compare_class, compare_edit_class;
 
 /* --- computing ---------------------------------------------------------------------------- */
 
@@ -229,6 +237,22 @@ static int draw_table(CompareScreen *cs, const TuiRect *r, int row)
     return row;
 }
 
+/* The paired test of run j against the first on key (ndcg@K): 1 and bs,
+ * wx when the runs can be paired. */
+static int cmp_paired(const CompareScreen *cs, size_t j, const char *key, StatsBootstrap *bs,
+                      StatsWilcoxon *wx)
+{
+    const EvalResult *a = cs->res[cs->ki][0], *b = cs->res[cs->ki][j];
+    const EvalMetric *ma = a ? eval_result_find(a, key) : NULL;
+    const EvalMetric *mb = b ? eval_result_find(b, key) : NULL;
+    return cs->same_split && ma && mb && ma->per_user && mb->per_user &&
+           a->n_users == b->n_users &&
+           !memcmp(a->users, b->users, a->n_users * sizeof *a->users) &&
+           !stats_paired_bootstrap(ma->per_user, mb->per_user, a->n_users,
+                                   STATS_BOOTSTRAP_DEFAULT_R, 0.95, 42, bs, NULL) &&
+           !stats_wilcoxon(ma->per_user, mb->per_user, a->n_users, wx, NULL);
+}
+
 /* "B vs A on ndcg@10: +0.0123, 95% CI [...], Wilcoxon p = ...: significant" */
 static int draw_tests(CompareScreen *cs, const TuiRect *r, int row)
 {
@@ -237,17 +261,9 @@ static int draw_tests(CompareScreen *cs, const TuiRect *r, int row)
     const TuiRun *r0 = tui_models_run(cs->models, cs->run[0]);
     for (size_t j = 1; j < cs->n && row < r->h; j++, row++) {
         const TuiRun *rj = tui_models_run(cs->models, cs->run[j]);
-        const EvalResult *a = cs->res[cs->ki][0], *b = cs->res[cs->ki][j];
-        const EvalMetric *ma = a ? eval_result_find(a, key) : NULL;
-        const EvalMetric *mb = b ? eval_result_find(b, key) : NULL;
         StatsBootstrap bs;
         StatsWilcoxon wx;
-        int paired = cs->same_split && ma && mb && ma->per_user && mb->per_user &&
-                     a->n_users == b->n_users &&
-                     !memcmp(a->users, b->users, a->n_users * sizeof *a->users) &&
-                     !stats_paired_bootstrap(ma->per_user, mb->per_user, a->n_users,
-                                             STATS_BOOTSTRAP_DEFAULT_R, 0.95, 42, &bs, NULL) &&
-                     !stats_wilcoxon(ma->per_user, mb->per_user, a->n_users, &wx, NULL);
+        int paired = cmp_paired(cs, j, key, &bs, &wx);
         int x = tui_printf(r, row, 0, COL_LABEL, "%s vs %s on %s: ", rj->name, r0->name, key);
         if (!paired) {
             tui_put(r, row, x, COL_DIM, "no paired test (different splits or no values)");
@@ -361,10 +377,151 @@ static void compare_draw(TuiScreen *s, const TuiRect *body)
     tui_heading(&r, 0, "Compare", detail);
     if (cs->eval_err[0])
         tui_put(&r, 1, 0, COL_ERROR, cs->eval_err);
-    int row = draw_table(cs, &r, 2);
-    row = draw_tests(cs, &r, row);
-    row = draw_detector(cs, &r, row);
-    draw_lists(cs, &r, row + 1);
+    TuiRect top = r;
+    if (cs->exporting || cs->msg[0])
+        top.h--; /* the last row: the export prompt or its result */
+    int row = draw_table(cs, &top, 2);
+    row = draw_tests(cs, &top, row);
+    row = draw_detector(cs, &top, row);
+    draw_lists(cs, &top, row + 1);
+    if (cs->exporting) {
+        tui_fill(&r, r.h - 1, COL_DEFAULT);
+        int x = tui_printf(&r, r.h - 1, 0, COL_VALUE, "Export to: %s", cs->export_name);
+        x += tui_put(&r, r.h - 1, x, COL_DIM, tui_glyphs()->cursor) + 2;
+        tui_put(&r, r.h - 1, x, COL_DIM, ".csv, .tsv or .md; Enter writes, Esc cancels");
+    } else if (cs->msg[0]) {
+        tui_put(&r, r.h - 1, 0, cs->msg_error ? COL_ERROR : COL_DIM, cs->msg);
+    }
+}
+
+/* --- export -------------------------------------------------------------------------------- */
+
+/* One row of the export: a label and a cell per run. */
+static int cmp_export_row(TuiExport *x, const CompareScreen *cs, const char *label,
+                          char cells[][96], int header)
+{
+    const char *row[1 + CMP_MAXRUNS];
+    row[0] = label;
+    for (size_t j = 0; j < cs->n; j++)
+        row[1 + j] = cells[j];
+    return tui_export_row(x, row, 1 + cs->n, header);
+}
+
+/* The metrics at K, the paired tests and the shown user's lists, one
+ * column per run. Returns the rows written or a negative RS_E* code. */
+static long cmp_export(CompareScreen *cs, const char *path, RsErr *err)
+{
+    TuiExport x;
+    char cells[CMP_MAXRUNS][96], key[EVAL_NAME_LEN], label[160];
+    size_t K = cmp_ks[cs->ki];
+    const RsDataset *d = cmp_dataset(cs);
+    int rc = tui_export_open(&x, path, err);
+    if (rc < 0)
+        return rc;
+    for (size_t j = 0; j < cs->n; j++) {
+        const TuiRun *run = tui_models_run(cs->models, cs->run[j]);
+        snprintf(cells[j], sizeof cells[j], "%.60s (%.30s)", run->name, run->algo);
+    }
+    rc = cmp_export_row(&x, cs, "Metric", cells, 1);
+    for (size_t m = 0; rc == 0 && m < RS_ARRAY_LEN(cmp_metrics); m++) {
+        snprintf(key, sizeof key, "%s@%zu", cmp_metrics[m], K);
+        for (size_t j = 0; j < cs->n; j++) {
+            const EvalMetric *em =
+                cs->res[cs->ki][j] ? eval_result_find(cs->res[cs->ki][j], key) : NULL;
+            if (em && !isnan(em->value))
+                snprintf(cells[j], sizeof cells[j], "%.4f", em->value);
+            else
+                snprintf(cells[j], sizeof cells[j], "-");
+        }
+        rc = cmp_export_row(&x, cs, key, cells, 0);
+    }
+    snprintf(key, sizeof key, "ndcg@%zu", K);
+    const char *what[] = { "difference", "95% CI", "Wilcoxon p", "significant" };
+    StatsBootstrap bs[CMP_MAXRUNS];
+    StatsWilcoxon wx[CMP_MAXRUNS];
+    int paired[CMP_MAXRUNS] = { 0 };
+    for (size_t j = 1; j < cs->n; j++)
+        paired[j] = cmp_paired(cs, j, key, &bs[j], &wx[j]);
+    for (size_t t = 0; rc == 0 && cs->n > 1 && t < RS_ARRAY_LEN(what); t++) {
+        snprintf(label, sizeof label, "%s %s vs %.100s", key, what[t],
+                 tui_models_run(cs->models, cs->run[0])->name);
+        for (size_t j = 0; j < cs->n; j++) {
+            if (j == 0 || !paired[j])
+                snprintf(cells[j], sizeof cells[j], "-");
+            else if (t == 0)
+                snprintf(cells[j], sizeof cells[j], "%+.4f", bs[j].mean_diff);
+            else if (t == 1)
+                snprintf(cells[j], sizeof cells[j], "[%+.4f, %+.4f]", bs[j].lo, bs[j].hi);
+            else if (t == 2)
+                snprintf(cells[j], sizeof cells[j], "%.3g", wx[j].p);
+            else
+                snprintf(cells[j], sizeof cells[j], "%s",
+                         wx[j].p < 0.05 && (bs[j].lo > 0 || bs[j].hi < 0) ? "yes" : "no");
+        }
+        rc = cmp_export_row(&x, cs, label, cells, 0);
+    }
+    if (rc == 0 && cs->u >= 0 && d) {
+        cmp_lists(cs);
+        for (size_t t = 0; rc == 0 && t < K; t++) {
+            int any = 0;
+            snprintf(label, sizeof label, "user %s #%zu", d->cat->user_ext[cs->u], t + 1);
+            for (size_t j = 0; j < cs->n; j++) {
+                const TuiRecList *l = &cs->lists[j];
+                cells[j][0] = '\0';
+                if (!l->ok || t >= l->n)
+                    continue;
+                uint32_t it = l->recs[t].item;
+                const char *title = d->cat->item_title && d->cat->item_title[it]
+                                        ? d->cat->item_title[it] : d->cat->item_ext[it];
+                const TuiRun *run = tui_models_run(cs->models, cs->run[j]);
+                snprintf(cells[j], sizeof cells[j], "%.80s%s", title,
+                         tui_models_hit(run, (uint32_t)cs->u, it) ? " *" : "");
+                any = 1;
+            }
+            if (any)
+                rc = cmp_export_row(&x, cs, label, cells, 0);
+        }
+    }
+    if (rc < 0) {
+        tui_export_abort(&x);
+        return rs_err_set(err, RS_EIO, "cannot write %s", path);
+    }
+    rc = tui_export_commit(&x, err);
+    return rc < 0 ? rc : x.rows;
+}
+
+/* A key while the file name prompt is open. */
+static TuiIntent cmp_export_key(CompareScreen *cs, int action, int key)
+{
+    size_t len = strlen(cs->export_name);
+    if (action == TUI_ACT_OPEN && len) {
+        RsErr err;
+        rs_err_clear(&err);
+        cs->exporting = 0;
+        long n = cmp_export(cs, cs->export_name, &err);
+        cs->msg_error = n < 0;
+        if (n < 0)
+            snprintf(cs->msg, sizeof cs->msg, "%s", err.msg[0] ? err.msg : "export failed");
+        else
+            snprintf(cs->msg, sizeof cs->msg, "%ld rows written to %s", n, cs->export_name);
+    } else if (action == TUI_ACT_BACK || action == TUI_ACT_OPEN) {
+        cs->exporting = 0;
+    } else if (action == TUI_ACT_REDRAW) {
+        return tui_intent(TUI_INTENT_UNHANDLED);
+    } else if (key == ('u' & 0x1f)) {
+        cs->export_name[0] = '\0';
+    } else if (key == KEY_BACKSPACE || key == 127 || key == ('h' & 0x1f)) {
+        while (len > 0 && ((unsigned char)cs->export_name[len - 1] & 0xC0) == 0x80)
+            len--;
+        cs->export_name[len > 0 ? len - 1 : 0] = '\0';
+    } else if (key >= 0x20 && key <= 0xFF && key != 127 && len + 1 < sizeof cs->export_name) {
+        cs->export_name[len] = (char)key;
+        cs->export_name[len + 1] = '\0';
+    } else {
+        return tui_intent(TUI_INTENT_NONE);
+    }
+    cs->base.cls = cs->exporting ? &compare_edit_class : &compare_class;
+    return tui_intent(TUI_INTENT_REDRAW);
 }
 
 /* --- keys ---------------------------------------------------------------------------------- */
@@ -374,6 +531,17 @@ static TuiIntent compare_key(TuiScreen *s, int action, int key)
     CompareScreen *cs = (CompareScreen *)s;
     if (cs->err[0])
         return tui_intent(TUI_INTENT_UNHANDLED);
+    if (cs->exporting)
+        return cmp_export_key(cs, action, key);
+    if (action == TUI_ACT_EXPORT) {
+        cs->exporting = 1;
+        cs->msg[0] = '\0';
+        tui_export_default_name(cs->export_name, sizeof cs->export_name, "compare");
+        cs->base.cls = &compare_edit_class;
+        return tui_intent(TUI_INTENT_REDRAW);
+    }
+    if (action != TUI_ACT_NONE)
+        cs->msg[0] = '\0';
     if (action == CMP_ACT_K) {
         int ki = cs->ki + (key == '-' ? -1 : 1);
         if (ki < 0 || ki >= (int)RS_ARRAY_LEN(cmp_ks))
@@ -414,6 +582,17 @@ static const TuiScreenClass compare_class = {
     .keys = compare_keys,
     .nkeys = RS_ARRAY_LEN(compare_keys),
     .shared = compare_shared,
+    .kind = TUI_SCREEN_COMPARE,
+    .draw = compare_draw,
+    .handle_key = compare_key,
+    .free = compare_free,
+};
+
+/* The same screen while the export prompt is open. */
+static const TuiScreenClass compare_edit_class = {
+    .name = "Compare",
+    .keys = tui_table_edit_keys,
+    .nkeys = TUI_TABLE_NEDIT_KEYS,
     .kind = TUI_SCREEN_COMPARE,
     .draw = compare_draw,
     .handle_key = compare_key,

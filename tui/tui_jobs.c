@@ -513,7 +513,7 @@ size_t tui_jobs_losses(TuiJobs *js, int id, double *out, size_t cap)
             continue;
         pthread_mutex_lock(&j->mu);
         size_t n = j->nloss;
-        if (out && cap)
+        if (out && cap && j->losses) /* no loss reported yet: nothing to copy */
             memcpy(out, j->losses, (n < cap ? n : cap) * sizeof *out);
         pthread_mutex_unlock(&j->mu);
         return n;

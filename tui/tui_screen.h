@@ -77,6 +77,7 @@ typedef enum TuiAction {
     /* the model screens from anywhere (tui_models.h); the key tells which:
      * c Compare, w What-if, S the runs shown */
     TUI_ACT_MODELS,
+    TUI_ACT_EXPORT,  /* write the table or comparison to a file (tui_export.h) */
     TUI_ACT_SCREEN,  /* first action number free for screen-specific use */
 } TuiAction;
 

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tui_export.h"
 #include "tui_theme.h"
 
 #define KEY_CTRL(c) ((c) & 0x1f)
@@ -41,6 +42,7 @@ static const TuiKey table_keys[] = {
     { KEY_END, "End", TUI_ACT_ENDS, "First / last row", 0 },
     { 'g', "g", TUI_ACT_ENDS, "First / last row", 0 },
     { 'G', "G", TUI_ACT_ENDS, "First / last row", 0 },
+    { 'e', "e", TUI_ACT_EXPORT, "Export (.csv, .tsv, .md)", 0 },
 };
 
 const TuiKeyTable tui_table_keys = { table_keys, RS_ARRAY_LEN(table_keys) };
@@ -411,7 +413,7 @@ static unsigned search_step(TuiTable *t, int dir)
 
 static void begin_edit(TuiTable *t)
 {
-    t->editing = 1;
+    t->editing = TUI_TABLE_EDIT_PATTERN;
     t->msg[0] = '\0';
     snprintf(t->saved, sizeof t->saved, "%s", t->pattern);
     snprintf(t->edit, sizeof t->edit, "%s", t->mode == TUI_TABLE_FILTER ? t->pattern : "");
@@ -468,8 +470,86 @@ static void drop_last_char(char *s)
     s[n > 0 ? n - 1 : 0] = '\0';
 }
 
+/* --- export ---------------------------------------------------------------------------- */
+
+long tui_table_export(TuiTable *t, const char *path, RsErr *err)
+{
+    TuiExport x;
+    const char *cells[TUI_TABLE_MAXCOLS];
+    int rc = tui_export_open(&x, path, err);
+    if (rc < 0)
+        return rc;
+    for (int c = 0; c < t->ncols; c++)
+        cells[c] = t->cols[c].title;
+    rc = tui_export_row(&x, cells, (size_t)t->ncols, 1);
+    TuiTableRow *last = malloc(sizeof *last);
+    if (!last)
+        rc = RS_ENOMEM;
+    for (int have = 0; rc == 0;) {
+        int got = t->fetch(t->ctx, have ? last : NULL, 1, list_filter(t), t->scratch,
+                           TUI_TABLE_CHUNK, NULL, err);
+        if (got < 0) {
+            rc = got;
+            break;
+        }
+        for (int i = 0; i < got && rc == 0; i++) {
+            for (int c = 0; c < t->ncols; c++)
+                cells[c] = t->scratch[i].cell[c];
+            rc = tui_export_row(&x, cells, (size_t)t->ncols, 0);
+        }
+        if (got < TUI_TABLE_CHUNK)
+            break;
+        *last = t->scratch[got - 1];
+        have = 1;
+    }
+    free(last);
+    if (rc < 0) {
+        if (rc == RS_EIO)
+            rs_err_set(err, RS_EIO, "cannot write %s", path);
+        else if (rc == RS_ENOMEM)
+            rs_err_set(err, RS_ENOMEM, "out of memory");
+        tui_export_abort(&x);
+        return rc;
+    }
+    rc = tui_export_commit(&x, err);
+    return rc < 0 ? rc : x.rows;
+}
+
+static void begin_export(TuiTable *t)
+{
+    char what[64];
+    t->editing = TUI_TABLE_EDIT_EXPORT;
+    t->msg[0] = '\0';
+    if (t->export_name)
+        snprintf(what, sizeof what, "%s", t->export_name);
+    else
+        snprintf(what, sizeof what, "%ss", t->ncols > 0 ? t->cols[0].title : "table");
+    tui_export_default_name(t->edit, sizeof t->edit, what);
+}
+
+static void finish_export(TuiTable *t)
+{
+    RsErr err;
+    char rows[32];
+    rs_err_clear(&err);
+    t->editing = 0;
+    long n = tui_table_export(t, t->edit, &err);
+    if (n < 0)
+        set_msg(t, 1, err.msg[0] ? err.msg : "export failed");
+    else
+        snprintf(t->msg, sizeof t->msg, "%s row%s written to %s", tui_fmt_int(rows, sizeof rows, n),
+                 n == 1 ? "" : "s", t->edit), t->msg_error = 0;
+}
+
 static unsigned edit_key(TuiTable *t, int action, int key)
 {
+    if (t->editing == TUI_TABLE_EDIT_EXPORT && (action == TUI_ACT_OPEN || action == TUI_ACT_BACK)) {
+        if (action == TUI_ACT_OPEN && t->edit[0])
+            finish_export(t);
+        else
+            t->editing = 0;
+        return TUI_INTENT_REDRAW;
+    }
     if (action == TUI_ACT_OPEN) {
         if (t->mode == TUI_TABLE_FILTER && strcmp(t->pattern, t->edit) != 0)
             return TUI_INTENT_REDRAW; /* the pattern was refused: keep editing */
@@ -507,6 +587,8 @@ static unsigned edit_key(TuiTable *t, int action, int key)
     } else {
         return TUI_INTENT_NONE;
     }
+    if (t->editing == TUI_TABLE_EDIT_EXPORT)
+        return TUI_INTENT_REDRAW;
     edit_changed(t);
     return TUI_INTENT_REDRAW;
 }
@@ -528,6 +610,9 @@ unsigned tui_table_key(TuiTable *t, int action, int key)
         return key_dir(key) < 0 ? go_home(t) : go_end(t);
     case TUI_ACT_FIND:
         begin_edit(t);
+        return TUI_INTENT_REDRAW;
+    case TUI_ACT_EXPORT:
+        begin_export(t);
         return TUI_INTENT_REDRAW;
     case TUI_ACT_BACK: /* Esc clears a filter before it leaves the screen */
         if (key != KEY_ESC || t->mode != TUI_TABLE_FILTER || !t->pattern[0])
@@ -691,7 +776,11 @@ static void draw_status(const TuiTable *t, const TuiRect *r)
     int pw = tui_text_width(pos);
     int room = r->w - (pw ? pw + 2 : 0);
     TuiRect lr = { r->y, r->x, r->h, room > 0 ? room : 0 };
-    if (t->editing) {
+    if (t->editing == TUI_TABLE_EDIT_EXPORT) {
+        w = tui_printf(&lr, row, 0, COL_VALUE, "Export to: %s", t->edit);
+        w += tui_put(&lr, row, w, COL_DIM, tui_glyphs()->cursor) + 2;
+        tui_put(&lr, row, w, COL_DIM, ".csv, .tsv or .md; Enter writes, Esc cancels");
+    } else if (t->editing) {
         w = tui_printf(&lr, row, 0, COL_VALUE, "/%s", t->edit);
         w += tui_put(&lr, row, w, COL_DIM, tui_glyphs()->cursor) + 2;
         if (!t->edit[0] && !t->msg[0])

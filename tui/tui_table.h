@@ -62,6 +62,11 @@ enum {
     TUI_TABLE_SEARCH = 1, /* the prompt moves the selection to a matching row */
 };
 
+enum {
+    TUI_TABLE_EDIT_PATTERN = 1, /* the filter or search prompt */
+    TUI_TABLE_EDIT_EXPORT = 2,  /* the file name to export to (e) */
+};
+
 typedef struct TuiTable {
     const TuiColumn *cols;
     int ncols;
@@ -72,7 +77,10 @@ typedef struct TuiTable {
     int focused;            /* draws the selection */
     const char *empty;      /* shown when the list is empty (static text) */
     char pattern[TUI_TABLE_PATTERN]; /* the filter in force, or the last search */
-    /* the prompt */
+    /* what the table holds, for the default export file name
+     * ("recscope-users.csv"); NULL: the first column's title and an s */
+    const char *export_name;
+    /* the prompt: TUI_TABLE_EDIT_PATTERN or TUI_TABLE_EDIT_EXPORT, 0 when closed */
     int editing;
     char edit[TUI_TABLE_PATTERN];
     char saved[TUI_TABLE_PATTERN]; /* pattern before the prompt opened */
@@ -113,19 +121,26 @@ void tui_table_draw(const TuiTable *t, const TuiRect *r);
 /* The selected row, or NULL when the list is empty. */
 const TuiTableRow *tui_table_selected(const TuiTable *t);
 
-/* Handles a list action (MOVE, PAGE, ENDS, FIND, NEXT, PREV; BACK from Esc
+/* Handles a list action (MOVE, PAGE, ENDS, FIND, NEXT, PREV, EXPORT; BACK from Esc
  * while a filter is in force clears it) or, while the prompt is open, any
  * key. Returns TUI_INTENT_REDRAW when something
  * changed, TUI_INTENT_NONE when not, TUI_INTENT_UNHANDLED for other
  * actions. */
 unsigned tui_table_key(TuiTable *t, int action, int key);
 
+/* Writes every row of the list (under the filter in force, every column,
+ * in display order) to path: CSV, TSV or Markdown by its extension,
+ * atomically (tui_export.h). Returns the rows written, or a negative RS_E*
+ * code with err filled. The e key opens a prompt for the file name and
+ * calls it on Enter, leaving the result in the status line. */
+long tui_table_export(TuiTable *t, const char *path, RsErr *err);
+
 /* Searches (search mode) for pattern from the top of the list, as if it
  * had been typed at the prompt from the first row. */
 void tui_table_search(TuiTable *t, const char *pattern);
 
 /* Movement keys of every list: arrows, j/k, PgUp/PgDn, ^B/^F, Home/End,
- * g/G. Screens list it in their class's shared tables. */
+ * g/G; and e, export. Screens list it in their class's shared tables. */
 extern const TuiKeyTable tui_table_keys;
 
 /* The key table of a screen class while a prompt is open (modal). */
