@@ -138,6 +138,7 @@ static void test_atomic(void **state)
     free(missing);
     free(path);
     tu_rmtree(dir);
+    free(dir);
 }
 
 int main(void)
