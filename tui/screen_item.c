@@ -60,7 +60,8 @@ static const TuiKey item_keys[] = {
     { 'r', "r", TUI_ACT_REVERSE, "Reverse", TUI_KEY_HINT },
 };
 
-static const TuiKeyTable *const item_shared[] = { &tui_table_keys, &tui_nav_keys, NULL };
+static const TuiKeyTable *const item_shared[] = { &tui_table_keys, &tui_export_keys, &tui_nav_keys,
+                                                   NULL };
 
 static int users_fetch(void *ctx, const TuiTableRow *anchor, int dir, const char *filter,
                        TuiTableRow *rows, int max, int64_t *total, RsErr *err)

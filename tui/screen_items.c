@@ -43,7 +43,8 @@ static const TuiKey items_keys[] = {
     { 'r', "r", TUI_ACT_REVERSE, "Reverse", TUI_KEY_HINT },
 };
 
-static const TuiKeyTable *const items_shared[] = { &tui_table_keys, &tui_nav_keys, NULL };
+static const TuiKeyTable *const items_shared[] = { &tui_table_keys, &tui_export_keys, &tui_nav_keys,
+                                                   NULL };
 
 static void item_cells(TuiTableRow *row, const BrowseItem *it)
 {

@@ -96,7 +96,8 @@ static const TuiKey user_keys[] = {
 
 
 
-static const TuiKeyTable *const user_shared[] = { &tui_table_keys, &tui_nav_keys, NULL };
+static const TuiKeyTable *const user_shared[] = { &tui_table_keys, &tui_export_keys, &tui_nav_keys,
+                                                   NULL };
 
 /* --- the history ------------------------------------------------------------------------ */
 

@@ -47,7 +47,8 @@ static const TuiKey users_keys[] = {
     { 'r', "r", TUI_ACT_REVERSE, "Reverse", TUI_KEY_HINT },
 };
 
-static const TuiKeyTable *const users_shared[] = { &tui_table_keys, &tui_nav_keys, NULL };
+static const TuiKeyTable *const users_shared[] = { &tui_table_keys, &tui_export_keys, &tui_nav_keys,
+                                                   NULL };
 
 /* --- cells ---------------------------------------------------------------------------- */
 

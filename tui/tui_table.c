@@ -42,10 +42,16 @@ static const TuiKey table_keys[] = {
     { KEY_END, "End", TUI_ACT_ENDS, "First / last row", 0 },
     { 'g', "g", TUI_ACT_ENDS, "First / last row", 0 },
     { 'G', "G", TUI_ACT_ENDS, "First / last row", 0 },
-    { 'e', "e", TUI_ACT_EXPORT, "Export (.csv, .tsv, .md)", 0 },
 };
 
 const TuiKeyTable tui_table_keys = { table_keys, RS_ARRAY_LEN(table_keys) };
+
+/* Listed only by the screens whose tables can be exported. */
+static const TuiKey export_keys[] = {
+    { 'e', "e", TUI_ACT_EXPORT, "Export (.csv, .tsv, .md)", 0 },
+};
+
+const TuiKeyTable tui_export_keys = { export_keys, RS_ARRAY_LEN(export_keys) };
 
 const TuiKey tui_table_edit_keys[TUI_TABLE_NEDIT_KEYS] = {
     { '\r', "Enter", TUI_ACT_OPEN, "Apply", TUI_KEY_HINT },

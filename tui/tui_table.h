@@ -142,6 +142,8 @@ void tui_table_search(TuiTable *t, const char *pattern);
 /* Movement keys of every list: arrows, j/k, PgUp/PgDn, ^B/^F, Home/End,
  * g/G; and e, export. Screens list it in their class's shared tables. */
 extern const TuiKeyTable tui_table_keys;
+/* `e` export: for the screens that hold an exportable table. */
+extern const TuiKeyTable tui_export_keys;
 
 /* The key table of a screen class while a prompt is open (modal). */
 #define TUI_TABLE_NEDIT_KEYS 10
