@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 int rs_err_set(RsErr *err, int code, const char *fmt, ...)
 {
@@ -39,4 +40,11 @@ const char *rs_strerror(int code)
     case RS_EVERSION: return "unsupported version";
     default: return "unknown error";
     }
+}
+
+double rs_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }

@@ -41,6 +41,10 @@ int rs_err_set(RsErr *err, int code, const char *fmt, ...)
 /* Clears err (if not NULL). */
 void rs_err_clear(RsErr *err);
 
+/* Seconds on the monotonic clock (for durations, progress throttles and
+ * ETAs; not a date). Thread-safe. */
+double rs_now(void);
+
 /* Returns a short name for an RS_E* code ("I/O error", ...). */
 const char *rs_strerror(int code);
 

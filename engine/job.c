@@ -28,16 +28,9 @@ struct RsJob {
     RsErr err;
 };
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static void signal_change(RsJob *j, int force)
 {
-    double t = now();
+    double t = rs_now();
     if (!force && t - j->last_signal < 0.1)
         return;
     j->last_signal = t;
@@ -58,7 +51,7 @@ static int on_progress(void *arg, const FitProgress *p)
     s->loss = p->loss;
     s->valid = p->valid;
     snprintf(s->valid_name, sizeof s->valid_name, "%s", p->valid_name ? p->valid_name : "");
-    s->elapsed = now() - j->t0;
+    s->elapsed = rs_now() - j->t0;
     s->eta = s->fraction > 0.01 ? s->elapsed * (1 - s->fraction) / s->fraction : NAN;
     if (!isnan(p->loss)) {
         if (j->nloss == j->cap) {
@@ -83,7 +76,7 @@ static void *job_main(void *arg)
     int rc = model_fit(j->model, &j->ctx, &j->err);
     pthread_mutex_lock(&j->mu);
     j->st.rc = rc;
-    j->st.elapsed = now() - j->t0;
+    j->st.elapsed = rs_now() - j->t0;
     j->st.eta = 0;
     if (rc == RS_OK) {
         j->st.state = JOB_DONE;
@@ -124,7 +117,7 @@ int job_start_fit(RsModel *m, const FitContext *ctx, RsJob **out, RsErr *err)
     j->st.state = JOB_RUNNING;
     j->st.loss = j->st.valid = j->st.eta = NAN;
     snprintf(j->st.phase, sizeof j->st.phase, "starting");
-    j->t0 = now();
+    j->t0 = rs_now();
     if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
         j->model = NULL; /* still the caller's */
         job_free(j);
@@ -140,7 +133,7 @@ void job_status(RsJob *j, RsJobStatus *out)
     pthread_mutex_lock(&j->mu);
     *out = j->st;
     if (out->state == JOB_RUNNING)
-        out->elapsed = now() - j->t0;
+        out->elapsed = rs_now() - j->t0;
     pthread_mutex_unlock(&j->mu);
 }
 

@@ -18,13 +18,6 @@
 #include "import_internal.h"
 #include "store_internal.h"
 
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static const char *const secondary_indexes[][2] = {
     {"interactions_user_ts", "CREATE INDEX interactions_user_ts ON interactions(user_id, ts)"},
     {"interactions_item", "CREATE INDEX interactions_item ON interactions(item_id)"},
@@ -335,7 +328,7 @@ int store_import(Store *s, const char *const *paths, size_t n, const ImportOptio
         return rs_err_set(err, RS_EUSAGE, "nothing to import");
     Importer im = {.opt = opt, .rep = rep, .err = err};
     stage_init(&im.st);
-    double t0 = now_seconds();
+    double t0 = rs_now();
     int rc = RS_OK;
     for (size_t k = 0; k < n && !rc; k++)
         rc = import_path(&im, paths[k]);
@@ -349,11 +342,11 @@ int store_import(Store *s, const char *const *paths, size_t n, const ImportOptio
         if (im.st.nusers > UINT32_MAX / 2 || im.st.nitems > UINT32_MAX / 2)
             rc = rs_err_set(err, RS_EUSAGE, "too many users or items for one database");
     }
-    double t1 = now_seconds();
+    double t1 = rs_now();
     rep->parse_seconds = t1 - t0;
     if (!rc)
         rc = write_all(s, &im, paths, n);
-    rep->write_seconds = now_seconds() - t1;
+    rep->write_seconds = rs_now() - t1;
     stage_done(&im.st);
     return rc;
 }

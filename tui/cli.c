@@ -142,9 +142,7 @@ const char *cli_clean(const char *s, char *buf, size_t cap)
 int cli_progress(void *ctx, double fraction, const char *phase)
 {
     CliProgress *p = ctx;
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    double now = (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+    double now = rs_now();
     if (now - p->last < 0.25 && fraction < 1.0)
         return 0;
     p->last = now;

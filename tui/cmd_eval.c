@@ -19,13 +19,6 @@
 #include "split.h"
 #include "stats.h"
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* "ndcg@10" -> ("ndcg", 10); "rmse" -> ("rmse", 0). */
 static void split_name(const char *full, char *name, size_t cap, int *k)
 {
@@ -425,7 +418,7 @@ int cmd_cv(int argc, char **argv)
     uint8_t *fold = NULL;
     CvAcc acc[64];
     size_t nacc = 0;
-    double t0 = now_s();
+    double t0 = rs_now();
     rc = params_parse(cls->params, cls->nparams, a.params, a.nparams, &pv, &err);
     if (!rc)
         rc = session_open(&se, a.db, 1, &err);
@@ -438,7 +431,7 @@ int cmd_cv(int argc, char **argv)
     for (int f = 0; !rc && f < a.folds; f++)
         rc = cv_fold(&se, cls, &pv, &a, fold, f, acc, &nacc, &err);
     if (!rc)
-        print_cv(&a, acc, nacc, now_s() - t0);
+        print_cv(&a, acc, nacc, rs_now() - t0);
     free(fold);
     session_close(&se);
     return rc ? cli_fail(&err) : CLI_OK;

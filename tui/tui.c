@@ -95,13 +95,6 @@ static const char *text_tail(const char *s, int cols)
     return s;
 }
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* " recscope — PATH ... [training: JOBS  ]SCREEN", the path cut from the
  * left when long; the running jobs take at most 3/5 of the width. */
 static void draw_title(const Tui *t)
@@ -175,7 +168,7 @@ static void tui_draw(Tui *t)
     }
     attrset(A_NORMAL);
     refresh();
-    t->last_draw = mono_now();
+    t->last_draw = rs_now();
     t->draw_pending = 0;
 }
 
@@ -402,7 +395,7 @@ static void tick_arm(Tui *t, double now)
 static void tui_background(Tui *t, int news)
 {
     unsigned flags = 0;
-    double now = mono_now();
+    double now = rs_now();
     unsigned gen = tui_jobs_generation(t->jobs);
     if (gen != t->jobs_gen) {
         t->jobs_gen = gen;
@@ -428,7 +421,7 @@ static void tui_background(Tui *t, int news)
  * redraw is due. */
 static int tui_wait_ms(const Tui *t)
 {
-    double now = mono_now(), due = -1;
+    double now = rs_now(), due = -1;
     if (t->draw_pending)
         due = t->last_draw + 0.25;
     if (t->next_tick > 0 && (due < 0 || t->next_tick < due))
@@ -452,7 +445,7 @@ static int tui_key(Tui *t, int ch)
     else
         quit = tui_apply(t, tui_dispatch_key(t->stack[t->depth - 1], t->depth, ch));
     if (!quit && t->depth && t->stack[t->depth - 1] != before)
-        tick_arm(t, mono_now());
+        tick_arm(t, rs_now());
     return quit;
 }
 
@@ -464,7 +457,7 @@ static void tui_loop(Tui *t)
     int empty_wakes = 0;
     tui_relayout(t);
     tui_draw(t);
-    tick_arm(t, mono_now());
+    tick_arm(t, rs_now());
     timeout(0);
     while (!tui_signalled && empty_wakes < 100) {
         struct pollfd pfd[2] = { { STDIN_FILENO, POLLIN, 0 },

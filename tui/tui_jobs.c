@@ -50,16 +50,9 @@ struct TuiJobs {
     atomic_uint generation;
 };
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static void wake(TuiJob *j, int force)
 {
-    double t = now();
+    double t = rs_now();
     if (!force && t - j->last_signal < 0.1)
         return;
     j->last_signal = t;
@@ -72,7 +65,7 @@ static void set_phase(TuiJob *j, const char *phase)
 {
     pthread_mutex_lock(&j->mu);
     snprintf(j->snap.phase, sizeof j->snap.phase, "%s", phase);
-    j->snap.elapsed = now() - j->t0;
+    j->snap.elapsed = rs_now() - j->t0;
     pthread_mutex_unlock(&j->mu);
     wake(j, 1);
 }
@@ -93,7 +86,7 @@ static int on_progress(void *arg, const FitProgress *p)
     s->epochs = p->epochs;
     s->fraction = p->fraction < 0 ? 0 : p->fraction > 1 ? 1 : p->fraction;
     s->loss = p->loss;
-    s->elapsed = now() - j->t0;
+    s->elapsed = rs_now() - j->t0;
     s->eta = s->fraction > 0.01 || (s->fraction > 0 && s->elapsed > 1)
                  ? s->elapsed * (1 - s->fraction) / s->fraction : NAN;
     if (!isnan(p->loss)) {
@@ -258,9 +251,9 @@ static int train(TuiJob *j, Session *se, RsErr *err)
                        .progress = on_progress, .progress_ctx = j, .cancel = &j->cancel,
                        .device = dev };
     set_phase(j, "training");
-    double t0 = now();
+    double t0 = rs_now();
     rc = model_fit(m, &ctx, err);
-    double secs = now() - t0;
+    double secs = rs_now() - t0;
     RsBlob b = { 0 };
     if (!rc)
         rc = model_save(m, &b, err);
@@ -301,7 +294,7 @@ static void *job_main(void *arg)
     session_close(&se);
     pthread_mutex_lock(&j->mu);
     j->snap.state = !rc ? TUI_JOB_DONE : rc == RS_ECANCEL ? TUI_JOB_CANCELLED : TUI_JOB_FAILED;
-    j->snap.elapsed = now() - j->t0;
+    j->snap.elapsed = rs_now() - j->t0;
     j->snap.eta = 0;
     if (!rc)
         j->snap.fraction = 1;
@@ -430,7 +423,7 @@ int tui_jobs_start(TuiJobs *js, const TuiJobSpec *spec, int *id, RsErr *err)
     j->snap.loss = j->snap.eta = NAN;
     snprintf(j->snap.algo, sizeof j->snap.algo, "%s", spec->algo);
     snprintf(j->snap.phase, sizeof j->snap.phase, "starting");
-    j->t0 = now();
+    j->t0 = rs_now();
     if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
         pthread_mutex_destroy(&j->mu);
         free(j);
@@ -460,7 +453,7 @@ static void snap_of(TuiJob *j, TuiJobSnap *out)
     pthread_mutex_lock(&j->mu);
     *out = j->snap;
     if (out->state == TUI_JOB_RUNNING)
-        out->elapsed = now() - j->t0;
+        out->elapsed = rs_now() - j->t0;
     pthread_mutex_unlock(&j->mu);
 }
 
