@@ -61,7 +61,7 @@ LDLIBS := $(PKG_LIBS) $(GPU_LIBS)
 
 all: $(BUILD)/recscope
 
-$(BUILD)/config.mk: mk/configure.sh mk/deps.sh
+$(BUILD)/config.mk: mk/configure.sh mk/cuda.sh mk/deps.sh
 	@mkdir -p $(BUILD)
 	@sh mk/deps.sh check >/dev/null || sh mk/deps.sh install
 	@sh mk/configure.sh > $@.tmp && mv $@.tmp $@
@@ -185,8 +185,9 @@ bench: $(BUILD)/recscope $(BUILD)/bench/bench_load $(BUILD)/bench/bench_models $
 # pkg-config. Without nvcc (or with NO_CUDA=1) they build against
 # gpu/gpu_none.c and skip.
 GT := build/gpu-test
-GT_NVCC := $(if $(NO_CUDA),,$(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc)))
-GT_CUDA := $(if $(GT_NVCC),$(patsubst %/bin/nvcc,%,$(realpath $(GT_NVCC))))
+GT_FOUND := $(if $(filter gpu-test bench-gpu,$(MAKECMDGOALS)),$(shell NO_CUDA=$(NO_CUDA) sh mk/cuda.sh))
+GT_NVCC := $(word 1,$(GT_FOUND))
+GT_CUDA := $(word 2,$(GT_FOUND))
 GT_DEPLIB := .gpu-deps/usr/lib/x86_64-linux-gnu
 ifneq ($(wildcard .gpu-deps/usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h),)
 GT_BLAS_CFLAGS := -I.gpu-deps/usr/include/x86_64-linux-gnu/openblas-pthread

@@ -10,13 +10,7 @@ echo "STORE_PKG_CFLAGS := $(pc --cflags sqlite3)"
 echo "TUI_PKG_CFLAGS := $(pc --cflags ncursesw sqlite3)"
 echo "PKG_LIBS := $(pc --libs ncursesw sqlite3 openblas) -lcsv -lpthread -lm"
 echo "TEST_LIBS := $(pc --libs cmocka)"
-nvcc=
-if [ "${NO_CUDA:-0}" != 1 ]; then
-    nvcc=$(command -v nvcc 2>/dev/null || true)
-    [ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc
-fi
-echo "NVCC := $nvcc"
-if [ -n "$nvcc" ]; then
-    cuda=$(dirname "$(dirname "$(readlink -f "$nvcc")")")
-    echo "CUDA_HOME := $cuda"
-fi
+set -- $(sh mk/cuda.sh)
+echo "NVCC := ${1:-}"
+[ -n "${1:-}" ] && echo "CUDA_HOME := $2"
+true
