@@ -20,6 +20,7 @@
 #include "model.h"
 #include "pop.h"
 #include "rng.h"
+#include "seq.h"
 #include "split.h"
 #include "testutil.h"
 
@@ -69,6 +70,30 @@ static void test_matrix_build(void **state)
     RsErr err;
     RsTriplet out_of_range = {4, 0, 1, 0};
     assert_int_equal(rs_matrix_build(4, 5, &out_of_range, 1, &bad, &err), RS_EUSAGE);
+    rs_matrix_free(m);
+}
+
+/* Sequences follow time, ties and unknown times broken by item index. */
+static void test_seqs(void **state)
+{
+    (void)state;
+    RsTriplet t[] = {
+        {0, 3, 1, 30}, {0, 1, 1, 10}, {0, 2, 1, 20}, {0, 0, 1, 20},
+        {2, 4, 1, RS_NO_TS}, {2, 1, 1, 5}, {2, 3, 1, RS_NO_TS},
+    };
+    RsMatrix *m;
+    RsErr err;
+    assert_int_equal(rs_matrix_build(3, 5, t, 7, &m, &err), RS_OK);
+    RsSeqs *s;
+    assert_int_equal(rs_seqs_new(m, &s, &err), RS_OK);
+    assert_int_equal(rs_seq_len(s, 0), 4);
+    assert_int_equal(rs_seq_len(s, 1), 0);
+    const uint32_t want0[] = {1, 0, 2, 3}, want2[] = {3, 4, 1};
+    for (size_t k = 0; k < 4; k++)
+        assert_int_equal(rs_seq(s, 0)[k], want0[k]);
+    for (size_t k = 0; k < 3; k++)
+        assert_int_equal(rs_seq(s, 2)[k], want2[k]);
+    rs_seqs_free(s);
     rs_matrix_free(m);
 }
 
@@ -408,6 +433,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matrix_build),
+        cmocka_unit_test(test_seqs),
         cmocka_unit_test(test_topk_matches_naive),
         cmocka_unit_test(test_params),
         cmocka_unit_test(test_pop_recommend_and_explain),
