@@ -173,7 +173,8 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Itests -Istore -Iengine $(ENGINE_PKG_CFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
-bench: $(BUILD)/recscope $(BUILD)/bench/bench_load $(BUILD)/bench/bench_models $(BUILD)/bench/bench_tui_queries
+BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(filter-out tests/bench/bench_gpu.c,$(wildcard tests/bench/bench_*.c)))
+bench: $(BUILD)/recscope $(BENCH_BIN)
 	@sh tests/bench/run.sh $(BUILD)/recscope $(BUILD)/bench
 
 # --- GPU tests and benchmark --------------------------------------------------
