@@ -52,3 +52,27 @@ int gpu_topk_factors(const float *X, size_t U, const float *Y, size_t I, size_t 
         (void)N, (void)items, (void)scores, (void)counts;
     return rs_err_set(err, RS_EGPU, NOT_BUILT);
 }
+
+int gpu_bpr_new(const RsMatrix *R, const float *P, const float *Q, const float *bi, size_t K,
+                int bias, GpuBpr **out, RsErr *err)
+{
+    (void)R, (void)P, (void)Q, (void)bi, (void)K, (void)bias;
+    *out = NULL;
+    return rs_err_set(err, RS_EGPU, NOT_BUILT);
+}
+
+int gpu_bpr_epoch(GpuBpr *g, uint64_t seed, uint64_t epoch, float lr, float reg, double *loss,
+                  RsErr *err)
+{
+    (void)g, (void)seed, (void)epoch, (void)lr, (void)reg;
+    *loss = 0;
+    return rs_err_set(err, RS_EGPU, NOT_BUILT);
+}
+
+int gpu_bpr_download(const GpuBpr *g, float *P, float *Q, float *bi, RsErr *err)
+{
+    (void)g, (void)P, (void)Q, (void)bi;
+    return rs_err_set(err, RS_EGPU, NOT_BUILT);
+}
+
+void gpu_bpr_free(GpuBpr *g) { (void)g; }
