@@ -136,4 +136,18 @@ int gpu_topk_factors(const float *X, size_t U, const float *Y, size_t I, size_t 
                      const RsMatrix *exclude, const uint32_t *users, size_t nusers, size_t N,
                      uint32_t *items, float *scores, uint32_t *counts, RsErr *err);
 
+/* gpu_topk_factors, and for the entries of query (a U x I matrix: the test
+ * items) in the rows of the listed users, by position j in query's CSR
+ * arrays: qscore[j] = the item's score (-INFINITY when excluded), above[j]
+ * = how many of the user's items not excluded score strictly higher, and
+ * ties[j] = how many score the same (the item itself included): the pair
+ * counts of AUC, without a U x I matrix. above, ties and qscore have
+ * query->NNZ entries; those of users not listed are 0. query NULL: as
+ * gpu_topk_factors. */
+int gpu_topk_rank_factors(const float *X, size_t U, const float *Y, size_t I, size_t K,
+                          const RsMatrix *exclude, const uint32_t *users, size_t nusers,
+                          size_t N, uint32_t *items, float *scores, uint32_t *counts,
+                          const RsMatrix *query, uint32_t *above, uint32_t *ties, float *qscore,
+                          RsErr *err);
+
 #endif

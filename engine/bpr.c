@@ -442,6 +442,7 @@ const ModelClass model_bpr = {
     .predict = NULL,
     .explain = bpr_explain,
     .similar = fm_model_similar,
+    .factors = fm_model_factors,
     .save = fm_model_save,
     .load = fm_model_load,
     .free_state = fm_model_free_state,

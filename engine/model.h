@@ -183,6 +183,11 @@ typedef struct ModelClass {
     /* With MODEL_INIT: whether the trained models init[] can start m's fit
      * (RS_EUSAGE saying why not). */
     int (*check_init)(const RsModel *m, const RsModel *const *init, size_t ninit, RsErr *err);
+    /* Factor models: matrices with score(u)[i] == X_u . Y_i (up to
+     * rounding; biases folded in as extra columns), X (U, D) and Y (I, D)
+     * row-major, malloc'd, the caller's; for batch scoring on the GPU. NULL
+     * for other classes. */
+    int (*factors)(const RsModel *m, float **X, float **Y, size_t *D, RsErr *err);
 } ModelClass;
 
 struct RsModel {

@@ -76,3 +76,14 @@ int gpu_bpr_download(const GpuBpr *g, float *P, float *Q, float *bi, RsErr *err)
 }
 
 void gpu_bpr_free(GpuBpr *g) { (void)g; }
+
+int gpu_topk_rank_factors(const float *X, size_t U, const float *Y, size_t I, size_t K,
+                          const RsMatrix *exclude, const uint32_t *users, size_t nusers,
+                          size_t N, uint32_t *items, float *scores, uint32_t *counts,
+                          const RsMatrix *query, uint32_t *above, uint32_t *ties, float *qscore,
+                          RsErr *err)
+{
+    (void)query, (void)above, (void)ties, (void)qscore;
+    return gpu_topk_factors(X, U, Y, I, K, exclude, users, nusers, N, items, scores, counts,
+                            err);
+}

@@ -156,6 +156,18 @@ for k in '"run":"pop-1"' '"protocol":"full"' '"ndcg@10":' '"precision@10":' '"re
     has "eval json has $k" "$T/out" "$k"
 done
 grep -q '"rmse"' "$T/out" && nok "eval json has no rmse for pop" || ok "eval json has no rmse for pop"
+expect "eval --device cpu" 0 "$BIN" eval "$T/g.db" --run pop-1 --device cpu --no-save
+expect "eval --device with a bad device" 2 "$BIN" eval "$T/g.db" --run pop-1 --device tpu
+expect "--device is eval's alone" 2 "$BIN" cv "$T/g.db" --algo pop --device cpu
+expect "eval --device gpu on a model without factors" 1 "$BIN" eval "$T/g.db" --run pop-1 --device gpu --no-save
+if "$BIN" --version | grep -q "device: NVIDIA\|device: .*GiB"; then
+    ok "eval --device gpu on a machine without a GPU (skipped: this machine has one)"
+else
+    has "eval --device gpu says why" "$T/err" "--device gpu:"
+fi
+expect "export-recs --device gpu on a model without factors" 1 "$BIN" export-recs "$T/g.db" --run pop-1 --device gpu
+has "export-recs --device gpu says why" "$T/err" "--device gpu: "
+expect "--device is not an option of recommend" 2 "$BIN" recommend "$T/g.db" --run pop-1 --user "$u" --device cpu
 expect "eval sampled" 0 "$BIN" eval "$T/g.db" --run pop-1 --protocol sampled --no-save
 has "eval text names the protocol" "$T/out" "sampled protocol (each test item among 99 sampled negatives)"
 expect "eval with a bad protocol" 2 "$BIN" eval "$T/g.db" --run pop-1 --protocol magic

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "als.h"
+#include "metrics.h"
 #include "mf.h"
 #include "backend.h"
 #include "dataset.h"
@@ -579,6 +580,72 @@ static int check_bpr(const RsMatrix *train, const RsMatrix *test)
     return failed;
 }
 
+/* eval_model on the GPU (lists and AUC pair counts from
+ * gpu_topk_rank_factors) against the CPU, for a model of the class: every
+ * metric's mean within 1e-3 absolute (near-tied items may swap places),
+ * AUC within 1e-4. */
+static int check_eval(const ModelClass *cls, const char *const *kv, size_t nkv,
+                      const RsMatrix *train, const RsMatrix *test)
+{
+    ParamValues pv;
+    RsModel *m = NULL;
+    RsErr err;
+    EvalResult *rc_ = NULL, *rg = NULL;
+    int failed = 0;
+    if (params_parse(cls->params, cls->nparams, kv, nkv, &pv, &err) ||
+        model_new(cls, train->U, train->I, &pv, 42, &m, &err))
+        return fail("%s: %s", cls->name, err.msg);
+    FitContext ctx = {.train = train, .nthreads = rs_ncpus()};
+    if (model_fit(m, &ctx, &err)) {
+        failed = fail("fit %s: %s", cls->name, err.msg);
+        goto done;
+    }
+    EvalOptions o;
+    eval_options_default(&o);
+    double t0 = now();
+    if (eval_model(m, train, test, NULL, &o, &rc_, &err)) {
+        failed = fail("CPU eval: %s", err.msg);
+        goto done;
+    }
+    double t1 = now();
+    o.device = RS_DEVICE_GPU;
+    if (eval_model(m, train, test, NULL, &o, &rg, &err)) {
+        failed = fail("GPU eval: %s", err.msg);
+        goto done;
+    }
+    printf("#   %s: eval %.2f s on the CPU, %.2f s with the GPU\n", cls->name, t1 - t0,
+           now() - t1);
+    if (rc_->n_metrics != rg->n_metrics || rc_->n_users != rg->n_users) {
+        failed = fail("%zu metrics / %zu users on the CPU, %zu / %zu on the GPU",
+                      rc_->n_metrics, rc_->n_users, rg->n_metrics, rg->n_users);
+        goto done;
+    }
+    double worst = 0;
+    const char *at = "";
+    for (size_t k = 0; k < rc_->n_metrics; k++) {
+        double a = rc_->metrics[k].value, b = rg->metrics[k].value;
+        double tol = strcmp(rc_->metrics[k].name, "auc") ? 1e-3 : 1e-4;
+        double d = fabs(a - b);
+        if (isnan(a) && isnan(b))
+            continue;
+        if (!(d <= worst)) {
+            worst = d;
+            at = rc_->metrics[k].name;
+        }
+        if (!(d <= tol))
+            failed = fail("%s: %.6f (cpu) vs %.6f (gpu), tolerance %g", rc_->metrics[k].name,
+                          a, b, tol);
+        if (!strcmp(rc_->metrics[k].name, "ndcg@10") || !strcmp(rc_->metrics[k].name, "auc"))
+            printf("#   %s: %s cpu %.6f gpu %.6f\n", cls->name, rc_->metrics[k].name, a, b);
+    }
+    printf("#   %s: largest difference %.2e (%s)\n", cls->name, worst, at);
+done:
+    eval_result_free(rc_);
+    eval_result_free(rg);
+    model_free(m);
+    return failed;
+}
+
 /* ---- batch scoring --------------------------------------------------------------------- */
 
 /* GPU top-N of X Y' against topk() of CPU dot products. ints: factors are
@@ -692,6 +759,8 @@ static const char *const test_names[] = {
     "topk: random factors, N=100, no exclusions",
     "topk: integer factors, N=300, exclusions",
     "fit: BPR K=32, 15 epochs, against the CPU (+ blob)",
+    "eval: ALS K=32, full protocol, GPU lists and AUC against the CPU",
+    "eval: biased MF K=16 (biases as factor columns), GPU against the CPU",
 };
 
 int main(void)
@@ -739,6 +808,9 @@ int main(void)
     report(test_names[t++], check_topk(train, 32, 100, 0, 0, 0));
     report(test_names[t++], check_topk(small, 8, 300, 1, 0, 1));
     report(test_names[t++], check_bpr(train, test));
+    const char *ka[] = {"factors=32", "iterations=5"}, *km[] = {"factors=16", "epochs=3"};
+    report(test_names[t++], check_eval(&model_als, ka, 2, train, test));
+    report(test_names[t++], check_eval(&model_mf, km, 2, train, test));
 
     rs_matrix_free(all);
     rs_matrix_free(train);
