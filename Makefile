@@ -186,7 +186,7 @@ bench: $(BUILD)/recscope $(BENCH_BIN)
 # pkg-config. Without nvcc (or with NO_CUDA=1) they build against
 # gpu/gpu_none.c and skip.
 GT := build/gpu-test
-GT_FOUND := $(if $(filter gpu-test bench-gpu,$(MAKECMDGOALS)),$(shell NO_CUDA=$(NO_CUDA) sh mk/cuda.sh))
+GT_FOUND := $(if $(filter gpu-test bench-gpu $(GT)/%,$(MAKECMDGOALS)),$(shell NO_CUDA=$(NO_CUDA) sh mk/cuda.sh))
 GT_NVCC := $(word 1,$(GT_FOUND))
 GT_CUDA := $(word 2,$(GT_FOUND))
 GT_DEPLIB := .gpu-deps/usr/lib/x86_64-linux-gnu

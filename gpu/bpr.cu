@@ -22,6 +22,11 @@
  *   (Hogwild, Niu et al. 2011): thousands of draws are in flight at once, so
  *   the trajectory differs from the CPU's, not the expected result; the
  *   parity test (tests/test_gpu.c) compares the loss curves and NDCG@10.
+ *   The updates are atomicAdd()s of the step (no update is lost when two
+ *   warps meet on a popular item), and the rows are read with __ldcg(),
+ *   past the SM's L1: L1 is not coherent with the other SMs' atomics in L2,
+ *   and plain loads read rows that stay stale for the whole epoch (measured:
+ *   the loss after 15 epochs 0.43 instead of the CPU's 0.20).
  * - The epoch's loss sum_draws ln(1 + e^-x) is summed in double per block
  *   and added to one double with atomicAdd (sm_60+); its last digits depend
  *   on the order of the blocks.
@@ -119,27 +124,26 @@ __global__ static void bpr_epoch_kernel(const size_t *u_ptr, const uint32_t *u_i
         float *p = P + (size_t)u * K, *qi = Q + (size_t)i * K, *qj = Q + (size_t)j * K;
         float part = 0;
         for (size_t c = lane; c < K; c += 32)
-            part += p[c] * (qi[c] - qj[c]);
+            part += __ldcg(p + c) * (__ldcg(qi + c) - __ldcg(qj + c));
         float x = bpr_warp_sum(part);
         float bI = 0, bJ = 0;
         if (bias) {
-            bI = bi[i];
-            bJ = bi[j];
+            bI = __ldcg(bi + i);
+            bJ = __ldcg(bi + j);
             x += bI - bJ;
         }
         float g = 1.0f / (1.0f + expf(x));
-        float a = 1.0f - lr * reg, b = lr * g;
-        __syncwarp();
+        float d = -lr * reg, b = lr * g;
         for (size_t c = lane; c < K; c += 32) {
-            float pk = p[c], ik = qi[c], jk = qj[c];
-            p[c] = a * pk + b * (ik - jk);
-            qi[c] = a * ik + b * pk;
-            qj[c] = a * jk - b * pk;
+            float pk = __ldcg(p + c), ik = __ldcg(qi + c), jk = __ldcg(qj + c);
+            atomicAdd(p + c, d * pk + b * (ik - jk));
+            atomicAdd(qi + c, d * ik + b * pk);
+            atomicAdd(qj + c, d * jk - b * pk);
         }
         if (lane == 0) {
             if (bias) {
-                bi[i] = bI + lr * (g - reg * bI);
-                bi[j] = bJ + lr * (-g - reg * bJ);
+                atomicAdd(bi + i, lr * (g - reg * bI));
+                atomicAdd(bi + j, lr * (-g - reg * bJ));
             }
             loss += x > 0 ? log1pf(expf(-x)) : -x + log1pf(expf(x));
         }
@@ -181,8 +185,8 @@ extern "C" int gpu_bpr_new(const RsMatrix *R, const float *P, const float *Q, co
             row_of[k] = (uint32_t)u;
     g->U = R->U, g->I = R->I, g->NNZ = R->NNZ, g->K = K, g->bias = bias;
     GPU_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-    /* enough resident warps to hide latency, few enough that the draws in
-     * flight at once stay a small share of the rows */
+    /* enough resident warps to hide latency (measured on an H100: 132 and
+     * 1056 blocks learn alike, loss within 0.1% after 15 epochs) */
     g->blocks = (unsigned)(sms > 0 ? sms * 8 : 256);
     GPU_CHECK(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking));
     GPU_CHECK(gpu_alloc(&g->u_ptr, R->U + 1));
