@@ -121,6 +121,25 @@ if [ -n "$ML" ] && [ -f "$ML/u.data" ] && "$BIN" train --list | grep -q '^mf '; 
     row "MF 5-fold CV on ML-100K (Surprise: 6 s)" "100000" "$(median <"$T/cv")" -
 fi
 
+# GRU4Rec: one epoch on ML-100K, 1 and 2 threads (ref: the same model and
+# epoch in PyTorch on the CPU, tests/bench/gru4rec_ref.py)
+if [ -n "$ML" ] && [ -f "$ML/u.data" ] && [ -x "$BD/bench_gru4rec" ]; then
+    "$BD/bench_gru4rec" "$ML" "$RUNS" >"$T/gru.out"
+    for th in 1 2; do
+        line=$(grep " $th thread(s):" "$T/gru.out" || true)
+        ref=-
+        if [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; then
+            ref=$("$PY" "$(dirname "$0")/gru4rec_ref.py" "$ML" "$RUNS" "$th" 2>/dev/null |
+                sed -n 's/.*thread(s): \([0-9.]*\) s.*/\1/p')
+        fi
+        if [ -n "$line" ]; then
+            row "GRU4Rec epoch, $th thread(s) (ref: PyTorch)" \
+                "$(echo "$line" | sed 's/.*ml-100k \([0-9]*\) samples.*/\1/')" \
+                "$(echo "$line" | sed 's/.*thread(s): \([0-9.]*\) s.*/\1/')" "${ref:--}"
+        fi
+    done
+fi
+
 # the TUI's queries (keyset pages, filters) on the generated database
 if [ -x "$BD/bench_tui_queries" ]; then
     echo
