@@ -18,13 +18,13 @@
 extern const ModelClass model_gru4rec;
 
 /* For tests/test_gru4rec.c's finite-difference check of the whole network:
- * the mean loss (the model's `loss` parameter, dropout off) of the
- * sequences seqs[k] (lens[k] items each, k < nseq; at most maxlen - 1 ...
- * any length <= maxlen + 1) with the shared negatives neg[0..S), and its
- * gradient with respect to every parameter in grad (the block's layout,
- * n floats as gru4rec_debug_params gives; may be NULL). -1 when m is
- * untrained, a sequence is too long or out of memory. Not thread-safe with
- * a fit of m. */
+ * the mean loss (the model's `loss` parameter; no dropout) of one
+ * mini-batch of the nseq sequences seqs[k] of lens[k] >= 2 items each (the
+ * items but the last are inputs, each followed by its target) with the
+ * shared negatives neg[0..S), and its gradient with respect to every
+ * parameter in grad (the block's layout, n floats as gru4rec_debug_params
+ * gives; may be NULL). -1 when m is untrained, a sequence is shorter than
+ * 2 or out of memory. Not thread-safe with a fit of m. */
 int gru4rec_debug_grad(const RsModel *m, const uint32_t *const *seqs, const size_t *lens,
                        size_t nseq, const uint32_t *neg, size_t S, float *grad, double *loss);
 /* The parameter block of a trained model (n floats), or NULL. */
