@@ -277,15 +277,18 @@ static double gru_batch(const Gru4rec *g, GruWs *ws, size_t S, int loss, float l
         for (size_t s = 0; s < S; s++)
             zk[1 + s] = ws->neg[s] == j ? -INFINITY : zk[1 + s] + ws->bneg[s];
     }
-    double L = loss == GRU4REC_BPRMAX ? nn_bpr_max_forward(ws->z, N, C, lambda)
-                                      : nn_sampled_softmax_forward(ws->z, N, C);
+    double L;
+    if (loss == GRU4REC_BPRMAX) {
+        L = nn_bpr_max_forward(ws->z, N, C, lambda);
+        if (grad) {
+            memset(ws->dz, 0, N * C * sizeof(float));
+            nn_bpr_max_backward(ws->dz, ws->z, N, C, lambda, 1.0f);
+        }
+    } else {
+        L = nn_softmax_xent(ws->dz, ws->z, N, C, 1.0f);
+    }
     if (!grad)
         return L;
-    memset(ws->dz, 0, N * C * sizeof(float));
-    if (loss == GRU4REC_BPRMAX)
-        nn_bpr_max_backward(ws->dz, ws->z, N, C, lambda, 1.0f);
-    else
-        nn_sampled_softmax_backward(ws->dz, ws->z, N, C, 1.0f);
     /* dhv = dz[:, 1:] qneg + dz[:, 0] Q[target];  dqneg = dz[:, 1:]^T hv */
     memset(ws->dhv, 0, N * H * sizeof(float));
     if (S) {

@@ -137,6 +137,30 @@ void nn_gru_backward(float *dx, const NnGruWeights *dw, float *dhs, float *dgx, 
                     dgx, (int)G, w->Wx, (int)D, 1.0f, dx, (int)D);
 }
 
+/* ---- sampled softmax, fused -------------------------------------------------------------- */
+
+double nn_softmax_xent(float *dz, const float *z, size_t B, size_t C, float scale)
+{
+    double L = 0;
+    float cb = B ? scale / (float)B : 0;
+    for (size_t r = 0; r < B; r++) {
+        const float *zr = z + r * C;
+        float *dr = dz + r * C, mx = zr[0], se = 0;
+        for (size_t c = 1; c < C; c++)
+            mx = zr[c] > mx ? zr[c] : mx;
+        for (size_t c = 0; c < C; c++) {
+            dr[c] = expf(zr[c] - mx);
+            se += dr[c];
+        }
+        float k = cb / se;
+        for (size_t c = 0; c < C; c++)
+            dr[c] *= k;
+        dr[0] -= cb;
+        L += (double)logf(se) + mx - zr[0];
+    }
+    return B ? L / (double)B : 0;
+}
+
 /* ---- BPR-max ---------------------------------------------------------------------------- */
 
 /* ln(1 + e^x) without overflow */

@@ -57,6 +57,14 @@ void nn_gru_backward(float *dx, const NnGruWeights *dw, float *dhs, float *dgx, 
                      const float *x, const float *hs, const float *gates, const float *hn,
                      const NnGruWeights *w, size_t T, size_t B, size_t D, size_t H);
 
+/* Sampled softmax cross-entropy (nn.h's nn_sampled_softmax_forward and
+ * _backward: positive in column 0 of each of B rows of z (B, C)) in one
+ * pass over each row and in float: returns the mean loss and WRITES dz =
+ * scale (softmax(z_b) - e_0) / B (not +=). A column scored -INFINITY is
+ * absent (the positive's must be finite). For the hot loop of the session
+ * models; the tests compare it with the double-precision reference. */
+double nn_softmax_xent(float *dz, const float *z, size_t B, size_t C, float scale);
+
 /* BPR-max (Hidasi & Karatzoglou 2018, "Recurrent Neural Networks with
  * Top-k Gains for Session-based Recommendations", section 3.1.2, eq. 7
  * with the score regularisation of section 3.1.3): each of B rows of

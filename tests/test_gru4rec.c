@@ -153,7 +153,7 @@ static void test_gru_layer(void **state)
 
 /* ---- BPR-max ------------------------------------------------------------------------------------ */
 
-static void test_bpr_max(void **state)
+static void test_losses(void **state)
 {
     (void)state;
     enum { B = 3, C = 6 };
@@ -185,6 +185,18 @@ static void test_bpr_max(void **state)
         expect_close("bpr-max", dr, fd, B * C, 1e-3, 1e-2);
         assert_true(dr[1 * C + 3] == 0.0f);
     }
+    /* the fused float softmax against the double two-pass reference */
+    enum { SB = 4, SC = 7 };
+    float z[SB * SC], d1[SB * SC], d2[SB * SC];
+    fill_normal(z, SB * SC, 3.0f, &rng);
+    z[2 * SC + 4] = -INFINITY;
+    memset(d2, 0, sizeof d2);
+    double l1 = nn_softmax_xent(d1, z, SB, SC, 0.5f), l2 = nn_sampled_softmax_forward(z, SB, SC);
+    nn_sampled_softmax_backward(d2, z, SB, SC, 0.5f);
+    assert_true(fabs(l1 - l2) < 1e-5 * (1 + fabs(l2)));
+    for (size_t k = 0; k < SB * SC; k++)
+        assert_true(fabsf(d1[k] - d2[k]) < 1e-6f);
+    assert_true(d1[2 * SC + 4] == 0.0f);
     /* one negative, no regularisation: BPR itself */
     float two[2] = {0.3f, 1.1f}, pos = 0.3f, neg = 1.1f;
     assert_true(fabs(nn_bpr_max_forward(two, 1, 2, 0) - nn_bpr_forward(&pos, &neg, 1)) < 1e-6);
@@ -567,7 +579,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gru_layer),
-        cmocka_unit_test(test_bpr_max),
+        cmocka_unit_test(test_losses),
         cmocka_unit_test(test_network_gradients),
         cmocka_unit_test(test_deterministic_save_load),
         cmocka_unit_test(test_explain_foldin),
