@@ -547,7 +547,10 @@ static void test_ml100k_quality(void **state)
     RsMatrix *train, *test;
     assert_int_equal(rs_matrix_select(all, part, SPLIT_TRAIN, &train, &err), RS_OK);
     assert_int_equal(rs_matrix_select(all, part, SPLIT_TEST, &test, &err), RS_OK);
-    const char *kv[] = {SANITIZED ? "epochs=1" : "epochs=8"};
+    /* the test's budget: 6 epochs of the defaults (measured HR@10 0.639 at
+     * 5 epochs, 0.644 at 8; BPR-max 0.647 at 8); under sanitizers 1 epoch
+     * and only "beats pop" */
+    const char *kv[] = {SANITIZED ? "epochs=1" : "epochs=6"};
     double t0 = now_s();
     RsModel *m = fit_with(train, NULL, kv, RS_ARRAY_LEN(kv), 42, 2);
     double t1 = now_s();
@@ -563,8 +566,10 @@ static void test_ml100k_quality(void **state)
             "  full ranking: gru4rec HR@10 %.4f NDCG@10 %.4f; pop HR@10 %.4f NDCG@10 %.4f\n",
             hr, ndcg, t1 - t0, phr, pndcg, fhr, fndcg, pfhr, pfndcg);
     if (!SANITIZED) {
-        assert_true(hr >= 0.50);
-        assert_true(ndcg >= 0.25);
+        /* bounds = measured - margin (two Hogwild threads: not
+         * bit-reproducible) */
+        assert_true(hr >= 0.58);
+        assert_true(ndcg >= 0.33);
     }
     assert_true(hr > phr && ndcg > pndcg);
     model_free(m);
