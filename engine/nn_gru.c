@@ -163,52 +163,42 @@ double nn_softmax_xent(float *dz, const float *z, size_t B, size_t C, float scal
 
 /* ---- BPR-max ---------------------------------------------------------------------------- */
 
-/* ln(1 + e^x) without overflow */
-static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
-
-/* One row: the loss, and when dr is not NULL dr += c * its gradient. */
+/* One row: the loss, and when dr is not NULL dr += c * its gradient. With
+ * e_j = e^(r_j - max), s_j = e_j / Z, sigma_j = sigma(r_0 - r_j):
+ *   P = sum_j s_j sigma_j,  R2 = sum_j s_j r_j^2,  L = -log P + lambda R2,
+ *   dL/dr_0 = -sum_j w_j (1 - sigma_j),  w_j = s_j sigma_j / P,
+ *   dL/dr_j = s_j - w_j sigma_j + lambda s_j (r_j^2 - R2 + 2 r_j). */
 static double bpr_max_row(float *dr, const float *r, size_t C, double lambda, double c)
 {
-    double mx = -INFINITY;
+    double mx = -INFINITY, r0 = r[0];
     for (size_t j = 1; j < C; j++)
         if (isfinite(r[j]) && r[j] > mx)
             mx = r[j];
     if (!isfinite(mx))
         return 0; /* no negative */
-    double Z = 0;
-    for (size_t j = 1; j < C; j++)
-        if (isfinite(r[j]))
-            Z += exp(r[j] - mx);
-    double logZ = log(Z), r0 = r[0];
-    /* log P = logsumexp_j (log s_j + log sigma(r_0 - r_j)) */
-    double lmx = -INFINITY;
+    double Z = 0, P = 0, R2 = 0;
     for (size_t j = 1; j < C; j++)
         if (isfinite(r[j])) {
-            double l = r[j] - mx - logZ - softplus(r[j] - r0);
-            lmx = l > lmx ? l : lmx;
+            double e = exp(r[j] - mx), sg = 1 / (1 + exp(r[j] - r0));
+            Z += e;
+            P += e * sg;
+            R2 += e * r[j] * r[j];
         }
-    double sp = 0, R2 = 0;
-    for (size_t j = 1; j < C; j++)
-        if (isfinite(r[j])) {
-            sp += exp(r[j] - mx - logZ - softplus(r[j] - r0) - lmx);
-            double s = exp(r[j] - mx - logZ);
-            R2 += s * r[j] * r[j];
-        }
-    double logP = lmx + log(sp);
+    P /= Z;
+    R2 /= Z;
+    P = P > 1e-300 ? P : 1e-300; /* the positive ~700 below every negative */
     if (dr) {
         double d0 = 0;
         for (size_t j = 1; j < C; j++) {
             if (!isfinite(r[j]))
                 continue;
-            double ls = -softplus(r[j] - r0), s = exp(r[j] - mx - logZ);
-            double sig = exp(ls), wj = exp(r[j] - mx - logZ + ls - logP); /* s_j sigma_j / P */
-            d0 -= wj * (1 - sig);
-            double dj = s - wj * sig + lambda * s * (r[j] * r[j] - R2 + 2 * r[j]);
-            dr[j] += (float)(c * dj);
+            double s = exp(r[j] - mx) / Z, sg = 1 / (1 + exp(r[j] - r0)), w = s * sg / P;
+            d0 -= w * (1 - sg);
+            dr[j] += (float)(c * (s - w * sg + lambda * s * (r[j] * r[j] - R2 + 2 * r[j])));
         }
         dr[0] += (float)(c * d0);
     }
-    return -logP + lambda * R2;
+    return -log(P) + lambda * R2;
 }
 
 double nn_bpr_max_forward(const float *r, size_t B, size_t C, float lambda)

@@ -73,8 +73,8 @@ double nn_softmax_xent(float *dz, const float *z, size_t B, size_t C, float scal
  *   L_b = -log sum_j s_j sigma(r_0 - r_j) + lambda sum_j s_j r_j^2,
  *   L = (1/B) sum_b L_b.
  * A negative scored -INFINITY is absent (a collision with the positive).
- * Backward: dr += scale * dL/dr, computed in double in log space (no
- * underflow when the positive is far below the negatives). */
+ * Backward: dr += scale * dL/dr. In double, the softmax max-shifted (a
+ * positive more than ~700 below every negative saturates). */
 double nn_bpr_max_forward(const float *r, size_t B, size_t C, float lambda);
 void nn_bpr_max_backward(float *dr, const float *r, size_t B, size_t C, float lambda,
                          float scale);
