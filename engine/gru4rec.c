@@ -65,6 +65,7 @@
 #define GRU4REC_VALID_USERS 1000
 #define GRU4REC_VALID_NEG 99
 #define GRU4REC_EXPLAIN_ITEMS 10
+#define GRU4REC_MAX_BATCH 4096 /* windows per mini-batch */
 
 enum { GRU4REC_SOFTMAX = 0, GRU4REC_BPRMAX = 1 };
 
@@ -399,7 +400,7 @@ static const ParamSpec gru4rec_params[] = {
     {"maxlen", PARAM_INT, 50, 2, 1000, NULL,
      "most recent history items the GRU reads (training window length)"},
     {"epochs", PARAM_INT, 10, 1, 10000, NULL, "passes over the training sequences"},
-    {"batch", PARAM_INT, 32, 1, 4096, NULL, "mini-batch size in windows of maxlen items"},
+    {"batch", PARAM_INT, 32, 1, GRU4REC_MAX_BATCH, NULL, "mini-batch size in windows of maxlen items"},
     {"lr", PARAM_FLOAT, 0.002, 1e-6, 10, NULL, "Adam learning rate"},
     {"loss", PARAM_ENUM, 0, 0, 0, "softmax|bprmax",
      "sampled softmax cross-entropy or BPR-max (Hidasi & Karatzoglou 2018)"},
@@ -527,8 +528,8 @@ static void gru_epoch_part(void *ctx, size_t begin, size_t end, int tid)
     GruEpoch *ep = ctx;
     Gru4rec *g = ep->g;
     size_t nb = (ep->nwin + ep->batch - 1) / ep->batch, dn = g->blk.n - g->dense_at;
-    const uint32_t *w[4096];
-    size_t len[4096];
+    const uint32_t *w[GRU4REC_MAX_BATCH];
+    size_t len[GRU4REC_MAX_BATCH];
     for (size_t c = begin; c < end; c++) {
         GruWs *ws = &ep->ws[c];
         RsRng rng;
