@@ -6,7 +6,8 @@
  *   h_t = GRU(x_t, h_{t-1}), h_0 = 0  (H) one GRU layer (nn_gru.h)
  *   r_t(j) = Q[j] . dropout(h_t) + b[j]   the score of item j as the next item
  * with E (I, D) the input embedding, Q (I, H) the output embedding and b (I)
- * the output bias. A user's score for item j is r(j) after running the GRU
+ * the output bias; with `tied`, E is Q (D = H: the "constrained embedding"
+ * of the GRU4Rec authors' later implementation, Hidasi & Czapp 2023). A user's score for item j is r(j) after running the GRU
  * over the last `maxlen` items of the user's training history in time order
  * (seq.h's order: by timestamp, ties by item index).
  *
@@ -72,7 +73,7 @@ enum { GRU4REC_SOFTMAX = 0, GRU4REC_BPRMAX = 1 };
 /* The parameter block, in this order: X(view, number of floats). The
  * embeddings come first so the dense part (the GRU) is one tail. */
 #define GRU4REC_TENSORS(X)                                                                  \
-    X(E, d->I * d->D)          /* (I, D) input item embedding */                            \
+    X(E, d->tied ? 0 : d->I * d->D) /* (I, D) input item embedding; tied: Q itself */        \
     X(Q, d->I * d->H)          /* (I, H) output item embedding */                           \
     X(bo, d->I)                /* (I) output item bias */                                   \
     X(Wx, NN_GRU_WX(d->D, d->H)) /* (3H, D) */                                              \
@@ -82,6 +83,7 @@ enum { GRU4REC_SOFTMAX = 0, GRU4REC_BPRMAX = 1 };
 
 typedef struct GruDims {
     size_t I, D, H;
+    int tied;           /* the input embedding is Q (D = H) */
 } GruDims;
 
 typedef struct GruViews {
@@ -100,6 +102,8 @@ static void gru_bind(GruViews *v, float *base, const GruDims *d)
 {
     float *at = base;
     GRU4REC_TENSORS(NN_VIEW_BIND)
+    if (d->tied)
+        v->E = v->Q;
 }
 
 static size_t gru_count(const GruDims *d) { return 0 GRU4REC_TENSORS(NN_VIEW_COUNT); }
@@ -117,16 +121,18 @@ static void gru_free(Gru4rec *g)
     free(g);
 }
 
-static int gru_new(size_t I, size_t D, size_t H, Gru4rec **out, RsErr *err)
+static int gru_new(size_t I, size_t D, size_t H, int tied, Gru4rec **out, RsErr *err)
 {
     *out = NULL;
+    if (tied)
+        D = H;
     if (D == 0 || H == 0 || D > 4096 || H > 4096 || I > INT32_MAX ||
         I > SIZE_MAX / sizeof(float) / (D + H + 1) / 2)
         return rs_err_set(err, RS_EUSAGE, "gru4rec: model too large (%zu items)", I);
     Gru4rec *g = calloc(1, sizeof *g);
     if (!g)
         return rs_err_set(err, RS_ENOMEM, "out of memory for gru4rec");
-    g->d = (GruDims){.I = I, .D = D, .H = H};
+    g->d = (GruDims){.I = I, .D = D, .H = H, .tied = tied};
     int rc = nn_block_init(&g->blk, gru_count(&g->d), err);
     if (rc) {
         free(g);
@@ -201,7 +207,7 @@ static int gru_ws_init(GruWs *ws, const Gru4rec *g, size_t T, size_t B, size_t S
     int rc = RS_ENOMEM;
     if (!ws->mem || !ws->xin || !ws->live || !ws->tgt || !ws->at || !ws->neg || !ws->grad ||
         (rc = nn_sparse_init(&ws->sE, d->I, d->D, N, err)) ||
-        (rc = nn_sparse_init(&ws->sQ, d->I, d->H, N + S, err)) ||
+        (rc = nn_sparse_init(&ws->sQ, d->I, d->H, 2 * N + S, err)) ||
         (rc = nn_sparse_init(&ws->sb, d->I, 1, N + S, err))) {
         gru_ws_done(ws);
         return rc == RS_ENOMEM ? rs_err_set(err, RS_ENOMEM, "out of memory for gru4rec") : rc;
@@ -329,10 +335,11 @@ static double gru_batch(const Gru4rec *g, GruWs *ws, size_t S, int loss, float l
     memset(ws->dx, 0, ws->t * B * d->D * sizeof(float));
     nn_gru_backward(ws->dx, &ws->gg, ws->dhs, ws->dgx, ws->dgh, ws->x, ws->hs, ws->gates,
                     ws->hn, &g->gw, ws->t, B, d->D, H);
+    NnSparseGrad *sE = d->tied ? &ws->sQ : &ws->sE; /* tied: both uses of Q summed */
     for (size_t r = 0; r < ws->t * B; r++) {
         if (!ws->live[r])
             continue;
-        float *de = nn_sparse_row(&ws->sE, ws->xin[r]);
+        float *de = nn_sparse_row(sE, ws->xin[r]);
         for (size_t c = 0; c < d->D; c++)
             de[c] += ws->dx[r * d->D + c];
     }
@@ -396,7 +403,9 @@ float *gru4rec_debug_params(const RsModel *m, size_t *n)
 
 static const ParamSpec gru4rec_params[] = {
     {"hidden", PARAM_INT, 64, 1, 1024, NULL, "GRU hidden size H (and output embedding size)"},
-    {"embed", PARAM_INT, 64, 1, 1024, NULL, "input item embedding size D"},
+    {"embed", PARAM_INT, 64, 1, 1024, NULL, "input item embedding size D (untied)"},
+    {"tied", PARAM_BOOL, 0, 0, 1, NULL,
+     "the input embedding is the output embedding (D = hidden; embed unused)"},
     {"maxlen", PARAM_INT, 50, 2, 1000, NULL,
      "most recent history items the GRU reads (training window length)"},
     {"epochs", PARAM_INT, 10, 1, 10000, NULL, "passes over the training sequences"},
@@ -634,7 +643,8 @@ static void gru_init_params(Gru4rec *g, uint64_t seed, float std)
     RsRng rng;
     rng_seed(&rng, seed);
     const GruDims *d = &g->d;
-    nn_init_normal(g->w.E, d->I * d->D, std, &rng);
+    if (!d->tied)
+        nn_init_normal(g->w.E, d->I * d->D, std, &rng);
     nn_init_normal(g->w.Q, d->I * d->H, std, &rng);
     nn_init_glorot(g->w.Wx, 3 * d->H, d->D, &rng);
     nn_init_glorot(g->w.Wh, 3 * d->H, d->H, &rng);
@@ -687,7 +697,7 @@ static int gru4rec_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     float *best = NULL;
     double best_value = -INFINITY;
     int best_epoch = 0, blas_old = 0;
-    int rc = gru_new(m->I, D, H, &g, err);
+    int rc = gru_new(m->I, D, H, (int)model_param(m, "tied"), &g, err);
     if (rc)
         return rc;
     if ((rc = rs_seqs_new(t, &seqs, err)))
@@ -964,7 +974,7 @@ static int gru4rec_similar(const RsModel *m, const RsMatrix *train, uint32_t ite
 
 /* ---- save / load ------------------------------------------------------------------------------ */
 
-/* Payload: I (u64), embed D, hidden H (u32), the parameter block. */
+/* Payload: I (u64), embed D, hidden H, tied (u32), the parameter block. */
 static int gru4rec_save(const RsModel *m, RsBlob *b, RsErr *err)
 {
     const Gru4rec *g = gru_of(m, err);
@@ -973,6 +983,7 @@ static int gru4rec_save(const RsModel *m, RsBlob *b, RsErr *err)
     blob_put_u64(b, g->d.I);
     blob_put_u32(b, (uint32_t)g->d.D);
     blob_put_u32(b, (uint32_t)g->d.H);
+    blob_put_u32(b, (uint32_t)g->d.tied);
     nn_block_save(&g->blk, b);
     if (b->oom)
         return rs_err_set(err, RS_ENOMEM, "out of memory saving gru4rec");
@@ -982,18 +993,22 @@ static int gru4rec_save(const RsModel *m, RsBlob *b, RsErr *err)
 static int gru4rec_load(RsModel *m, RsBlobReader *r, RsErr *err)
 {
     uint64_t I;
-    uint32_t D, H;
-    if (blob_get_u64(r, &I) || blob_get_u32(r, &D) || blob_get_u32(r, &H))
+    uint32_t D, H, tied;
+    if (blob_get_u64(r, &I) || blob_get_u32(r, &D) || blob_get_u32(r, &H) ||
+        blob_get_u32(r, &tied))
         return rs_err_set(err, RS_EPARSE, "gru4rec: truncated header");
     if (I != m->I)
         return rs_err_set(err, RS_EPARSE, "gru4rec: %llu items, the dataset has %zu",
                           (unsigned long long)I, m->I);
-    if ((double)D != model_param(m, "embed") || (double)H != model_param(m, "hidden"))
-        return rs_err_set(err, RS_EPARSE, "gru4rec: blob has embed %u hidden %u, parameters "
-                                          "say %g and %g",
-                          D, H, model_param(m, "embed"), model_param(m, "hidden"));
+    double want_tied = model_param(m, "tied"), want_D = want_tied ? model_param(m, "hidden")
+                                                                  : model_param(m, "embed");
+    if ((double)tied != want_tied || (double)D != want_D || (double)H != model_param(m, "hidden"))
+        return rs_err_set(err, RS_EPARSE,
+                          "gru4rec: blob has embed %u hidden %u tied %u, parameters say %g, %g "
+                          "and %g",
+                          D, H, tied, want_D, model_param(m, "hidden"), want_tied);
     Gru4rec *g;
-    int rc = gru_new(m->I, D, H, &g, err);
+    int rc = gru_new(m->I, D, H, (int)tied, &g, err);
     if (rc)
         return rc;
     if ((rc = nn_block_load(&g->blk, r, err))) {

@@ -261,13 +261,13 @@ static RsModel *fit_with(const RsMatrix *train, const RsMatrix *valid, const cha
  * Central differences with h = 1e-2 on the float forward pass (loss in
  * double): the network is smooth (no kinks); per element |analytic - fd|
  * <= atol + 2e-2 |fd|, atol = 2e-3 max(1, max |fd|). */
-static void check_network(const char *loss)
+static void check_network(const char *loss, int tied)
 {
     RsMatrix *t = synth_walks(5, 9, 4, 0.2, 11);
     char lossarg[32];
     snprintf(lossarg, sizeof lossarg, "loss=%s", loss);
     const char *kv[] = {"hidden=3", "embed=2", "epochs=1", "init_std=0.5", lossarg,
-                        "maxlen=4", "negatives=4"};
+                        "maxlen=4", "negatives=4", tied ? "tied=1" : "tied=0"};
     RsModel *m = fit_with(t, NULL, kv, RS_ARRAY_LEN(kv), 3, 1);
     size_t n;
     float *w = gru4rec_debug_params(m, &n);
@@ -301,8 +301,9 @@ static void check_network(const char *loss)
 static void test_network_gradients(void **state)
 {
     (void)state;
-    check_network("softmax");
-    check_network("bprmax");
+    check_network("softmax", 0);
+    check_network("bprmax", 0);
+    check_network("softmax", 1);
 }
 
 /* Mean over users of the rank (1 = first) of the walk's next item. */
