@@ -384,6 +384,12 @@ static void test_deterministic_save_load(void **state)
     blob_reader_init(&rd, pb.data, pb.len);
     assert_int_equal(model_gru4rec.load(d, &rd, &err), RS_EPARSE);
     model_free(d);
+    pv = a->pv;
+    pv.v[params_index(model_gru4rec.params, model_gru4rec.nparams, "tied")] = 1;
+    assert_int_equal(model_new(&model_gru4rec, t->U, t->I, &pv, 7, &d, &err), RS_OK);
+    blob_reader_init(&rd, pb.data, pb.len);
+    assert_int_equal(model_gru4rec.load(d, &rd, &err), RS_EPARSE);
+    model_free(d);
     float nan = NAN;
     memcpy(pb.data + pb.len - 8, &nan, 4);
     blob_reader_init(&rd, pb.data, pb.len);
