@@ -142,17 +142,22 @@ epoch_rows() { # TITLE RSFILE REFFILE
         done
     done
 }
-ML_DIR=${RECSCOPE_ML100K:-../shared/datasets/ml-100k}
+ML_DIR=${ML:-${RECSCOPE_ML100K:-../shared/datasets/ml-100k}}
 have_torch() { [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; }
-if [ -x "$BD/bench_neumf" ]; then
-    "$BD/bench_neumf" "$ML_DIR" "$RUNS" >"$T/neumf.rs" 2>/dev/null || true
-    : >"$T/neumf.ref"
-    if have_torch; then
+deep_bench() { # TITLE NAME: build/bench/bench_NAME against tests/bench/NAME_ref.py
+    [ -x "$BD/bench_$2" ] || return 0
+    "$BD/bench_$2" "$ML_DIR" "$RUNS" >"$T/$2.rs" 2>/dev/null || true
+    : >"$T/$2.ref"
+    if have_torch && [ -f "$(dirname "$0")/$2_ref.py" ]; then
         for th in 1 2; do
-            "$PY" "$(dirname "$0")/neumf_ref.py" "$ML_DIR" "$RUNS" $th >>"$T/neumf.ref" 2>/dev/null || true
+            "$PY" "$(dirname "$0")/$2_ref.py" "$ML_DIR" "$RUNS" $th >>"$T/$2.ref" 2>/dev/null || true
         done
     fi
-    epoch_rows "NeuMF" "$T/neumf.rs" "$T/neumf.ref"
+    epoch_rows "$1" "$T/$2.rs" "$T/$2.ref"
+}
+deep_bench NeuMF neumf
+deep_bench GRU4Rec gru4rec
+deep_bench SASRec sasrec
 fi
 
 # the TUI's queries (keyset pages, filters) on the generated database
