@@ -5,6 +5,7 @@
 #   BENCH_RUNS=N        runs per figure (default 3)
 #   BENCH_SIZE=N        interactions of the generated dataset (default 1000000)
 #   BENCH_20M=1         also load a generated 20M-interaction dataset (slow)
+#   BENCH_LOO=0         leave out the next-item quality table (a few minutes)
 set -eu
 BIN=$(readlink -f "$1")
 BD=$(readlink -f "$2")
@@ -158,6 +159,13 @@ deep_bench() { # TITLE NAME: build/bench/bench_NAME against tests/bench/NAME_ref
 deep_bench NeuMF neumf
 deep_bench GRU4Rec gru4rec
 deep_bench SASRec sasrec
+fi
+
+# next-item quality of every model on ML-100K (leave-last-out), the README's table
+if [ "${BENCH_LOO:-1}" = 1 ]; then
+    echo
+    echo "Next-item prediction on MovieLens-100K (last interaction by time held out; sampled: among 99 never-seen items):"
+    sh "$(dirname "$0")/loo_table.sh" "$BIN"
 fi
 
 # the TUI's queries (keyset pages, filters) on the generated database
