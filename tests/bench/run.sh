@@ -74,6 +74,9 @@ if [ "${BENCH_20M:-0}" = 1 ]; then
     "$BD/bench_load" "$T/b20.db" "$RUNS" | sed -n 's/^median \(.*\) s/\1/p' >"$T/load20.rs"
     row "load into CSR+CSC" "20000000" "$(cat "$T/load20.rs")" -
     rm -f "$T/b20.db"*
+    echo
+    sh "$(dirname "$0")/load20m.sh" "$BIN" 20000000
+    echo
 fi
 
 # models: fit on every interaction, peak memory, recommend latency
