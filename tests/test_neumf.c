@@ -394,17 +394,17 @@ static void test_ml100k_quality(void **state)
     }
     uint8_t *part = malloc(all->NNZ);
     RsErr err;
-    SplitParams sp = {.method = SPLIT_LOO, .valid_frac = 0.1, .seed = 1};
+    SplitParams sp = {.method = SPLIT_LOO, .seed = 1};
     assert_int_equal(split_make(all, &sp, part, &err), RS_OK);
-    RsMatrix *train, *valid, *test;
+    RsMatrix *train, *test;
     assert_int_equal(rs_matrix_select(all, part, SPLIT_TRAIN, &train, &err), RS_OK);
-    assert_int_equal(rs_matrix_select(all, part, SPLIT_VALID, &valid, &err), RS_OK);
     assert_int_equal(rs_matrix_select(all, part, SPLIT_TEST, &test, &err), RS_OK);
-    /* the test's budget: 12 epochs at lr 2e-3 (defaults: 20 epochs at 1e-3,
-     * patience 3); under sanitizers 2 epochs and only "beats pop" */
-    const char *kv[] = {SANITIZED ? "epochs=2" : "epochs=12", "lr=0.002"};
+    /* the tuned setting of the README (8 negatives, 12 epochs at lr 2e-3,
+     * no validation part: its items would leave the training history);
+     * under sanitizers 2 epochs and only "beats pop" */
+    const char *kv[] = {SANITIZED ? "epochs=2" : "epochs=12", "lr=0.002", "negatives=8"};
     double t0 = now_s();
-    RsModel *m = fit_with(&model_neumf, train, valid, kv, RS_ARRAY_LEN(kv), 42, 2);
+    RsModel *m = fit_with(&model_neumf, train, NULL, kv, RS_ARRAY_LEN(kv), 42, 2);
     double t1 = now_s();
     RsModel *pop = tu_fit(&model_pop, train, NULL, NULL, 0, 1);
     double hr, ndcg, phr, pndcg;
@@ -415,16 +415,17 @@ static void test_ml100k_quality(void **state)
             "(fit %.1f s); pop HR@10 %.4f NDCG@10 %.4f\n",
             hr, ndcg, t1 - t0, phr, pndcg);
     if (!SANITIZED) {
-        /* measured HR@10 0.566-0.586, NDCG@10 0.310-0.315 over runs (two
-         * Hogwild threads: not bit-reproducible); bounds = measured - margin */
-        assert_true(hr >= 0.54);
-        assert_true(ndcg >= 0.29);
+        /* measured HR@10 0.587-0.601, NDCG@10 0.322-0.331 over seeds and
+         * settings (two Hogwild threads: not bit-reproducible); PyTorch's
+         * NeuMF on the same split peaks at 0.600 / 0.324. Bounds = measured
+         * minus a margin of about two standard errors (943 users). */
+        assert_true(hr >= 0.56);
+        assert_true(ndcg >= 0.30);
     }
     assert_true(hr > phr && ndcg > pndcg);
     model_free(m);
     model_free(pop);
     rs_matrix_free(train);
-    rs_matrix_free(valid);
     rs_matrix_free(test);
     rs_matrix_free(all);
     free(part);
