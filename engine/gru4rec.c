@@ -694,9 +694,8 @@ static int gru4rec_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     GruWs *ws = NULL;
     double *lsum = NULL;
     size_t *lcnt = NULL, nready = 0;
-    float *best = NULL;
-    double best_value = -INFINITY;
-    int best_epoch = 0, blas_old = 0;
+    NnBest best = {0};
+    int blas_old = 0;
     int rc = gru_new(m->I, D, H, (int)model_param(m, "tied"), &g, err);
     if (rc)
         return rc;
@@ -759,22 +758,17 @@ static int gru4rec_fit(RsModel *m, const FitContext *ctx, RsErr *err)
             rc = rs_err_set(err, RS_EUSAGE, "gru4rec diverged at epoch %d: lower lr", e);
             goto done;
         }
-        if (ctx->valid && patience > 0 && isfinite(pr.valid)) {
-            if (pr.valid > best_value) {
-                if (!best && !(best = malloc(g->blk.n * sizeof *best))) {
-                    rc = rs_err_set(err, RS_ENOMEM, "out of memory for a snapshot");
-                    goto done;
-                }
-                memcpy(best, g->blk.w, g->blk.n * sizeof *best);
-                best_value = pr.valid;
-                best_epoch = e;
-            } else if (e - best_epoch >= patience) {
-                break;
+        if (ctx->valid && patience > 0) {
+            int stop = nn_best_offer(&best, &g->blk, e, pr.valid, patience, err);
+            if (stop < 0) {
+                rc = stop;
+                goto done;
             }
+            if (stop)
+                break;
         }
     }
-    if (best)
-        memcpy(g->blk.w, best, g->blk.n * sizeof *best);
+    nn_best_finish(&best, &g->blk);
     m->cls->free_state(m);
     m->state = g;
     g = NULL;
@@ -786,7 +780,7 @@ done:
     free(ws);
     free(lsum);
     free(lcnt);
-    free(best);
+    nn_best_done(&best);
     free(win);
     rs_seqs_free(seqs);
     gru_free(g);

@@ -612,9 +612,7 @@ static int neumf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     uint32_t *su = malloc(cap * sizeof *su), *si = malloc(cap * sizeof *si);
     uint8_t *sy = malloc(cap);
     double *sums = calloc(nparts, sizeof *sums);
-    float *best = NULL;
-    double best_value = -INFINITY;
-    int best_epoch = 0;
+    NnBest best = {0};
     size_t nready = 0;
     int blas_old = 0;
     if (!ws || !su || !si || !sy || !sums) {
@@ -658,22 +656,17 @@ static int neumf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
             rc = rs_err_set(err, RS_EUSAGE, "%s diverged at epoch %d: lower lr", m->cls->name, e);
             goto done;
         }
-        if (ctx->valid && patience > 0 && isfinite(pr.valid)) {
-            if (pr.valid > best_value) {
-                if (!best && !(best = malloc(n->blk.n * sizeof *best))) {
-                    rc = rs_err_set(err, RS_ENOMEM, "out of memory for a snapshot");
-                    goto done;
-                }
-                memcpy(best, n->blk.w, n->blk.n * sizeof *best);
-                best_value = pr.valid;
-                best_epoch = e;
-            } else if (e - best_epoch >= patience) {
-                break;
+        if (ctx->valid && patience > 0) {
+            int stop = nn_best_offer(&best, &n->blk, e, pr.valid, patience, err);
+            if (stop < 0) {
+                rc = stop;
+                goto done;
             }
+            if (stop)
+                break;
         }
     }
-    if (best)
-        memcpy(n->blk.w, best, n->blk.n * sizeof *best);
+    nn_best_finish(&best, &n->blk);
     m->cls->free_state(m);
     m->state = n;
     n = NULL;
@@ -687,7 +680,7 @@ done:
     free(si);
     free(sy);
     free(sums);
-    free(best);
+    nn_best_done(&best);
     neumf_free(n);
     return rc;
 }

@@ -510,3 +510,34 @@ void nn_adam_sparse(float *W, float *M, float *V, const NnSparseGrad *s, const N
         adam_update(W + at, s->g + k * D, M + at, V + at, D, o, a1, a2);
     }
 }
+
+/* ---- early stopping ------------------------------------------------------------------ */
+
+int nn_best_offer(NnBest *best, const NnBlock *b, int epoch, double value, int patience,
+                  RsErr *err)
+{
+    if (isnan(value))
+        return 0;
+    if (best->epoch == 0 || value > best->value) {
+        if (!best->w && !(best->w = malloc((b->n ? b->n : 1) * sizeof *best->w)))
+            return rs_err_set(err, RS_ENOMEM, "out of memory for a snapshot");
+        memcpy(best->w, b->w, b->n * sizeof *best->w);
+        best->value = value;
+        best->epoch = epoch;
+        return 0;
+    }
+    return epoch - best->epoch >= patience;
+}
+
+void nn_best_finish(NnBest *best, NnBlock *b)
+{
+    if (best->w)
+        memcpy(b->w, best->w, b->n * sizeof *best->w);
+    nn_best_done(best);
+}
+
+void nn_best_done(NnBest *best)
+{
+    free(best->w);
+    memset(best, 0, sizeof *best);
+}

@@ -51,6 +51,26 @@ void nn_block_save(const NnBlock *b, RsBlob *out);
  * count differs, the data is truncated or a number is not finite. */
 int nn_block_load(NnBlock *b, RsBlobReader *r, RsErr *err);
 
+/* Early stopping on a validation metric (higher is better): the parameters
+ * of the best epoch so far, kept as a copy of the block's w. */
+typedef struct NnBest {
+    float *w;           /* NULL until an epoch was offered */
+    double value;       /* the best epoch's metric */
+    int epoch;          /* 1-based, 0 before one */
+} NnBest;
+
+/* Offers the parameters after epoch (1-based) with its metric value (NaN
+ * values are ignored): copied when better than the best so far. Returns 1
+ * when `patience` epochs have passed without a better one (stop), 0 to go
+ * on, RS_ENOMEM (negative, err filled) when the copy cannot be made. */
+int nn_best_offer(NnBest *best, const NnBlock *b, int epoch, double value, int patience,
+                  RsErr *err);
+/* Puts the best epoch's parameters back into b (when one was kept) and
+ * frees the copy. */
+void nn_best_finish(NnBest *best, NnBlock *b);
+/* Frees the copy (on an error path). */
+void nn_best_done(NnBest *best);
+
 /* X-macro helpers: with a list LIST(X) of X(name, size) entries,
  *   struct { LIST(NN_VIEW_FIELD) } v;          declares float *name;
  *   float *at = base; LIST(NN_VIEW_BIND)       points v.name into base

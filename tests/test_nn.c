@@ -474,6 +474,31 @@ static void test_block(void **state)
     nn_block_done(&c);
 }
 
+/* Early stopping keeps the best epoch's parameters and stops `patience`
+ * epochs after it; NaN metrics are ignored. */
+static void test_best(void **state)
+{
+    (void)state;
+    NnBlock b;
+    RsErr err;
+    assert_int_equal(nn_block_init(&b, 3, &err), RS_OK);
+    NnBest best = {0};
+    const double vals[] = {0.1, NAN, 0.3, 0.2, 0.25, 0.29};
+    int stopped_at = 0;
+    for (int e = 1; e <= 6 && !stopped_at; e++) {
+        b.w[0] = (float)e;
+        int stop = nn_best_offer(&best, &b, e, vals[e - 1], 3, &err);
+        assert_true(stop >= 0);
+        if (stop)
+            stopped_at = e;
+    }
+    assert_int_equal(stopped_at, 6); /* best at 3, then 4, 5, 6 without better */
+    assert_int_equal(best.epoch, 3);
+    nn_best_finish(&best, &b);
+    assert_true(b.w[0] == 3.0f && best.w == NULL);
+    nn_block_done(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,7 +506,7 @@ int main(void)
         cmocka_unit_test(test_elementwise),  cmocka_unit_test(test_dropout_stats),
         cmocka_unit_test(test_layernorm),    cmocka_unit_test(test_embedding),
         cmocka_unit_test(test_losses),       cmocka_unit_test(test_adam),
-        cmocka_unit_test(test_block),
+        cmocka_unit_test(test_block),        cmocka_unit_test(test_best),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
