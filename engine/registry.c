@@ -12,6 +12,7 @@
 #include "model.h"
 #include "neumf.h"
 #include "pop.h"
+#include "sasrec.h"
 
 static const ModelClass *const classes[] = {
     &model_pop,
@@ -24,6 +25,7 @@ static const ModelClass *const classes[] = {
     &model_gmf,
     &model_mlp,
     &model_neumf,
+    &model_sasrec,
     &model_content,
     &model_hybrid,
 };
