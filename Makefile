@@ -173,7 +173,8 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Itests -Istore -Iengine $(ENGINE_PKG_CFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
-bench: $(BUILD)/recscope $(BUILD)/bench/bench_load $(BUILD)/bench/bench_models $(BUILD)/bench/bench_tui_queries
+bench: $(BUILD)/recscope $(BUILD)/bench/bench_load $(BUILD)/bench/bench_models $(BUILD)/bench/bench_tui_queries \
+    $(BUILD)/bench/bench_sasrec
 	@sh tests/bench/run.sh $(BUILD)/recscope $(BUILD)/bench
 
 # --- GPU tests and benchmark --------------------------------------------------

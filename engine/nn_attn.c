@@ -268,11 +268,32 @@ void nn_tblock_init(const NnTBlockW *w, size_t C, size_t F, RsRng *rng)
     nn_init_glorot(w->w2, C, F, rng);
 }
 
-/* y = dropout(y) in place, sequence n's rows from rng[n]. */
+/* y = dropout(y) in place, sequence n's rows from rng[n]: nn_dropout_forward's
+ * semantics, two 32-bit draws per 64-bit number (rng_uniform's double per
+ * value was a tenth of a SASRec epoch). */
 static void tblock_dropout(float *y, float *mask, float p, RsRng *rng, size_t N, size_t L)
 {
-    for (size_t n = 0; n < N; n++)
-        nn_dropout_forward(y + n * L, mask + n * L, y + n * L, p, L, rng ? &rng[n] : NULL);
+    if (p <= 0 || !rng) {
+        for (size_t k = 0; k < N * L; k++)
+            mask[k] = 1.0f;
+        return;
+    }
+    float scale = 1.0f / (1.0f - p);
+    uint32_t keep = (uint32_t)((1.0 - (double)p) * 4294967296.0 > 4294967295.0
+                                   ? 4294967295.0
+                                   : (1.0 - (double)p) * 4294967296.0);
+    for (size_t n = 0; n < N; n++) {
+        float *yn = y + n * L, *mn = mask + n * L;
+        uint64_t bits = 0;
+        for (size_t k = 0; k < L; k++) {
+            if ((k & 1) == 0)
+                bits = rng_next(&rng[n]);
+            else
+                bits >>= 32;
+            mn[k] = (uint32_t)bits < keep ? scale : 0.0f;
+            yn[k] *= mn[k];
+        }
+    }
 }
 
 void nn_tblock_forward(float *out, const NnTBlockActs *a, const float *x, const uint8_t *valid,

@@ -117,10 +117,11 @@ size_t nn_tblock_scratch_size(size_t N, size_t T, size_t C, size_t F);
 /* Glorot-uniform matrices, zero biases, unit LayerNorm gains. */
 void nn_tblock_init(const NnTBlockW *w, size_t C, size_t F, RsRng *rng);
 
-/* out (N*T, C) from x (N*T, C); the activations into acts. Dropout with
- * probability p draws sequence n's masks from rng[n] (so the masks do not
- * depend on how sequences are grouped into calls); rng may be NULL when
- * p == 0 (inference). out may not alias x. */
+/* out (N*T, C) from x (N*T, C); the activations into acts. Inverted
+ * dropout with probability p (nn_dropout_forward's semantics) draws
+ * sequence n's masks from rng[n], so the masks do not depend on how
+ * sequences are grouped into calls; rng NULL means no dropout (inference).
+ * out may not alias x. */
 void nn_tblock_forward(float *out, const NnTBlockActs *acts, const float *x,
                        const uint8_t *valid, const NnTBlockW *w, float p, RsRng *rng, size_t N,
                        size_t T, size_t C, size_t F, size_t H);

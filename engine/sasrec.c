@@ -909,8 +909,6 @@ static int sas_explain(const RsModel *m, const RsMatrix *train, const RsCatalog 
             else if (rs_explanation_add(e, EXPL_ITEM, it, "", w, NAN))
                 rc = rs_err_set(err, RS_ENOMEM, "out of memory for the explanation");
         }
-        for (size_t c = 0; c < e->n; c++)
-            e->c[c].similarity = e->c[c].value;
         rs_explanation_sort(e, e->n);
         e->score = sc[item];
         e->additive = 0;

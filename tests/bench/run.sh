@@ -127,3 +127,15 @@ if [ -x "$BD/bench_tui_queries" ]; then
     echo "TUI screen queries on $N interactions (each under 50 ms is the target):"
     "$BD/bench_tui_queries" "$T/b.db" "$RUNS" | tail -25
 fi
+
+# SASRec: one epoch on ML-100K against the same model in PyTorch on the CPU
+if [ -n "$ML" ] && [ -f "$ML/u.data" ] && [ -x "$BD/bench_sasrec" ]; then
+    echo
+    echo "SASRec, one epoch on ML-100K (maxlen 50, dim 50, 2 blocks; samples = predicted positions):"
+    "$BD/bench_sasrec" "$ML" "$RUNS"
+    if [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; then
+        for th in 1 2; do
+            OMP_NUM_THREADS=$th "$PY" "$(dirname "$0")/sasrec_ref.py" "$ML" "$RUNS" "$th" 2>/dev/null
+        done
+    fi
+fi
