@@ -153,6 +153,8 @@ static void sas_init_params(Sasrec *s, uint64_t seed)
 
 typedef struct SasWs {
     size_t N;           /* capacity in sequences */
+    size_t Tb;          /* slots in use (<= T): the batch's longest sequence; slot t
+                         * is position T - Tb + t, rows are laid out (N, Tb) */
     float *mem;
     float *x;           /* (L + 1, N*T, C) embeddings after dropout, then each block's output */
     float *m0;          /* (N*T, C) embedding dropout mask */
@@ -222,12 +224,13 @@ static int sas_ws_init(SasWs *ws, const Sasrec *s, size_t N, int training, RsErr
     return RS_OK;
 }
 
-/* F (ws->f) of the N sequences in ws->in; dropout p with the streams
- * ws->rng when p > 0. */
+/* F (ws->f) of the N sequences of ws->Tb slots in ws->in; dropout p with
+ * the streams ws->rng when p > 0. Leading padding slots common to the whole
+ * batch are left out (ws->Tb): they change no valid slot's output. */
 static void sas_forward(const Sasrec *s, SasWs *ws, size_t N, float p)
 {
     const SasDims *d = &s->d;
-    size_t T = d->T, C = d->C, R = N * T;
+    size_t T = ws->Tb, C = d->C, R = N * T, P0 = d->T - T;
     float sc = sqrtf((float)C);
     for (size_t r = 0; r < R; r++) { /* x_0 = M_s sqrt(C) + P_t, 0 on padding */
         float *x = ws->x + r * C;
@@ -236,7 +239,7 @@ static void sas_forward(const Sasrec *s, SasWs *ws, size_t N, float p)
             memset(x, 0, C * sizeof *x);
             continue;
         }
-        const float *e = s->w.M + (size_t)ws->in[r] * C, *pp = s->w.P + (r % T) * C;
+        const float *e = s->w.M + (size_t)ws->in[r] * C, *pp = s->w.P + (P0 + r % T) * C;
         for (size_t c = 0; c < C; c++)
             x[c] = e[c] * sc + pp[c];
     }
@@ -258,7 +261,7 @@ static double softplus(double z) { return (z > 0 ? z : 0) + log1p(exp(-fabs(z)))
 static double sas_loss_backward(const Sasrec *s, SasWs *ws, size_t N, float scale)
 {
     const SasDims *d = &s->d;
-    size_t T = d->T, C = d->C, R = N * T;
+    size_t T = ws->Tb, C = d->C, R = N * T, P0 = d->T - T;
     const float *M = s->w.M;
     float *gM = ws->gv.M;
     double loss = 0;
@@ -303,7 +306,7 @@ static double sas_loss_backward(const Sasrec *s, SasWs *ws, size_t N, float scal
         if (!ws->valid[r])
             continue;
         const float *dx = dcur + r * C, *mask = ws->m0 + r * C;
-        float *gm = gM + (size_t)ws->in[r] * C, *gpos = ws->gv.P + (r % T) * C;
+        float *gm = gM + (size_t)ws->in[r] * C, *gpos = ws->gv.P + (P0 + r % T) * C;
         for (size_t c = 0; c < C; c++) {
             float g = dx[c] * mask[c];
             gm[c] += g * sc;
@@ -315,10 +318,11 @@ static double sas_loss_backward(const Sasrec *s, SasWs *ws, size_t N, float scal
 
 /* ---- sequences ------------------------------------------------------------------------------- */
 
-/* Fills slots [n*T, n*T + T) of ws->in with the last T of items[0..len),
- * right-aligned. */
-static void sas_put_seq(SasWs *ws, size_t T, size_t n, const uint32_t *items, size_t len)
+/* Fills slots [n*T, n*T + T) of ws->in (T = ws->Tb) with the last T of
+ * items[0..len), right-aligned. */
+static void sas_put_seq(SasWs *ws, size_t n, const uint32_t *items, size_t len)
 {
+    size_t T = ws->Tb;
     uint32_t *in = ws->in + n * T;
     size_t k = len < T ? len : T;
     for (size_t t = 0; t < T - k; t++)
@@ -372,6 +376,7 @@ int sasrec_debug_grad(const RsModel *m, const uint32_t *in, const uint32_t *pos,
     if (!s || sas_ws_init(&ws, s, N, 1, NULL))
         return -1;
     size_t R = N * s->d.T, nv = 0;
+    ws.Tb = s->d.T;
     memcpy(ws.in, in, R * sizeof *in);
     memcpy(ws.pos, pos, R * sizeof *pos);
     memcpy(ws.neg, neg, R * sizeof *neg);
@@ -403,9 +408,11 @@ int sasrec_debug_attention(const RsModel *m, const uint32_t *items, size_t n, fl
             return -1;
     if (sas_ws_init(&ws, s, 1, 0, NULL))
         return -1;
-    sas_put_seq(&ws, s->d.T, 0, items, n);
+    size_t T = s->d.T, H = s->d.H;
+    ws.Tb = T; /* every slot, padding included */
+    sas_put_seq(&ws, 0, items, n);
     sas_forward(s, &ws, 1, 0.0f);
-    memcpy(att, ws.acts[s->d.L - 1].att, s->d.H * s->d.T * s->d.T * sizeof *att);
+    memcpy(att, ws.acts[s->d.L - 1].att, H * T * T * sizeof *att);
     sas_ws_done(&ws);
     return 0;
 }
@@ -461,8 +468,9 @@ static void sas_shard(void *ctx, size_t begin, size_t end, int tid)
     (void)tid;
     SasEpoch *ep = ctx;
     const Sasrec *s = ep->s;
-    size_t T = s->d.T, I = s->d.I;
+    size_t I = s->d.I;
     for (size_t c = begin; c < end; c++) {
+        size_t T = s->d.T;
         SasWs *ws = &ep->ws[c];
         size_t from = c * ep->per, to = from + ep->per < ep->nusers ? from + ep->per : ep->nusers;
         ep->loss[c] = 0;
@@ -470,12 +478,19 @@ static void sas_shard(void *ctx, size_t begin, size_t end, int tid)
         if (from >= to)
             continue;
         size_t N = to - from;
+        ws->Tb = 1;
+        for (size_t n = 0; n < N; n++) {
+            size_t k = rs_seq_len(ep->seqs, ep->users[from + n]) - 1;
+            k = k < T ? k : T;
+            ws->Tb = k > ws->Tb ? k : ws->Tb;
+        }
+        T = ws->Tb;
         for (size_t n = 0; n < N; n++) {
             uint32_t u = ep->users[from + n];
             const uint32_t *sq = rs_seq(ep->seqs, u);
             size_t len = rs_seq_len(ep->seqs, u);
             /* inputs s_1..s_{len-1}, targets s_2..s_len, right-aligned */
-            sas_put_seq(ws, T, n, sq, len - 1);
+            sas_put_seq(ws, n, sq, len - 1);
             size_t k = len - 1 < T ? len - 1 : T;
             RsRng *rng = &ws->rng[n];
             rng_seed(rng, sas_stream(ep->seed, (uint64_t)ep->epoch, u));
@@ -503,9 +518,12 @@ static void sas_shard(void *ctx, size_t begin, size_t end, int tid)
 static void sas_encode(const Sasrec *s, SasWs *ws, const uint32_t *const *seqs,
                        const size_t *lens, size_t N, float *out)
 {
-    size_t T = s->d.T, C = s->d.C;
+    size_t T = 1, C = s->d.C;
     for (size_t n = 0; n < N; n++)
-        sas_put_seq(ws, T, n, seqs[n], lens[n]);
+        T = lens[n] > T ? lens[n] : T;
+    ws->Tb = T = T < s->d.T ? T : s->d.T;
+    for (size_t n = 0; n < N; n++)
+        sas_put_seq(ws, n, seqs[n], lens[n]);
     sas_forward(s, ws, N, 0.0f);
     for (size_t n = 0; n < N; n++)
         memcpy(out + n * C, ws->f + (n * T + T - 1) * C, C * sizeof *out);
@@ -792,7 +810,8 @@ static const Sasrec *sas_of(const RsModel *m, RsErr *err)
 }
 
 /* Scores of every item after the sequence items[0..n) (the last T used);
- * att (H, T, T), when not NULL, receives the last block's weights. */
+ * att (H, Tb, Tb), when not NULL, receives the last block's weights over
+ * the last Tb = min(max(n, 1), T) positions. */
 static int sas_score_seq(const Sasrec *s, const uint32_t *items, size_t n, float *scores,
                          float *att, RsErr *err)
 {
@@ -815,7 +834,7 @@ static int sas_score_seq(const Sasrec *s, const uint32_t *items, size_t n, float
         cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)d->I, (int)d->C, 1.0f, s->w.M, (int)d->C,
                     f, 1, 0.0f, scores, 1);
     if (att)
-        memcpy(att, ws.acts[d->L - 1].att, d->H * d->T * d->T * sizeof *att);
+        memcpy(att, ws.acts[d->L - 1].att, d->H * ws.Tb * ws.Tb * sizeof *att);
     free(f);
     sas_ws_done(&ws);
     return RS_OK;
@@ -892,8 +911,9 @@ static int sas_explain(const RsModel *m, const RsMatrix *train, const RsCatalog 
     if (!rc)
         rc = sas_score_seq(s, items, n, sc, att, err);
     if (!rc) {
-        /* row T-1 of the last block's weights, averaged over heads, by slot */
-        size_t T = d->T, k = n < T ? n : T;
+        /* the last row of the last block's weights, averaged over heads, by
+         * slot: the used slots are the last T = min(max(n, 1), maxlen) */
+        size_t T = n < d->T ? (n ? n : 1) : d->T, k = n < T ? n : T;
         const uint32_t *tail = k ? items + (n - k) : NULL;
         for (size_t j = T - k; j < T && !rc; j++) {
             float w = 0;
