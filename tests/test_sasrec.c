@@ -626,7 +626,10 @@ static void test_ml100k_quality(void **state)
     RsMatrix *train, *test;
     assert_int_equal(rs_matrix_select(all, part, SPLIT_TRAIN, &train, &err), RS_OK);
     assert_int_equal(rs_matrix_select(all, part, SPLIT_TEST, &test, &err), RS_OK);
-    const char *kv[] = {SANITIZED ? "epochs=2" : "epochs=50"};
+    /* the test's budget: 30 epochs at lr 2e-3 (about 27 CPU seconds; the
+     * defaults are 200 epochs at 1e-3); under sanitizers 2 epochs and only
+     * "beats pop" */
+    const char *kv[] = {SANITIZED ? "epochs=2" : "epochs=30", "lr=0.002"};
     double t0 = rs_now();
     RsModel *m = fit_with(train, NULL, kv, RS_ARRAY_LEN(kv), 42, 2);
     double t1 = rs_now();
@@ -638,14 +641,17 @@ static void test_ml100k_quality(void **state)
     eval_at10(pop, train, test, EVAL_FULL, &pfhr, &pfndcg);
     fprintf(stderr,
             "ML-100K leave-last-out, 99 sampled negatives: sasrec HR@10 %.4f NDCG@10 %.4f "
-            "(%s, fit %.1f s, 2 threads); pop HR@10 %.4f NDCG@10 %.4f; neumf (measured) "
+            "(%s %s, fit %.1f s, 2 threads); pop HR@10 %.4f NDCG@10 %.4f; neumf (measured) "
             "HR@10 %.3f NDCG@10 %.3f\n"
             "full ranking: sasrec HR@10 %.4f NDCG@10 %.4f; pop HR@10 %.4f NDCG@10 %.4f\n",
-            hr, ndcg, kv[0], t1 - t0, phr, pndcg, NEUMF_HR10, NEUMF_NDCG10, fhr, fndcg, pfhr,
+            hr, ndcg, kv[0], kv[1], t1 - t0, phr, pndcg, NEUMF_HR10, NEUMF_NDCG10, fhr, fndcg, pfhr,
             pfndcg);
     if (!SANITIZED) {
+        /* measured HR@10 0.644, NDCG@10 0.355 (deterministic for the seed
+         * and two threads; BLAS builds may differ in the last bits); bounds
+         * = measured - margin, and above NeuMF */
         assert_true(hr > NEUMF_HR10 && ndcg > NEUMF_NDCG10);
-        assert_true(hr >= 0.62 && ndcg >= 0.35);
+        assert_true(hr >= 0.61 && ndcg >= 0.33);
     }
     assert_true(hr > phr && ndcg > pndcg);
     model_free(m);
