@@ -563,10 +563,27 @@ static void test_cancel_and_usage(void **state)
     rs_matrix_free(t);
 }
 
+typedef struct ValidLog {
+    int epochs, best_epoch;
+    double best;
+} ValidLog;
+
+static int log_valid(void *ctx, const FitProgress *p)
+{
+    ValidLog *l = ctx;
+    assert_true(isfinite(p->valid) && p->valid_name && !strcmp(p->valid_name, "hr@10"));
+    l->epochs = p->epoch;
+    if (p->valid > l->best) {
+        l->best = p->valid;
+        l->best_epoch = p->epoch;
+    }
+    return 0;
+}
+
 static void test_early_stopping(void **state)
 {
     (void)state;
-    RsMatrix *all = synth_walks(80, 60, 14, 5);
+    RsMatrix *all = synth_walks(80, 130, 14, 5); /* I >= len + 1 + 99 */
     uint8_t *part = malloc(all->NNZ);
     RsErr err;
     SplitParams sp = {.method = SPLIT_LOO, .valid_frac = 0.1, .seed = 1};
@@ -575,8 +592,21 @@ static void test_early_stopping(void **state)
     assert_int_equal(rs_matrix_select(all, part, SPLIT_TRAIN, &train, &err), RS_OK);
     assert_int_equal(rs_matrix_select(all, part, SPLIT_VALID, &valid, &err), RS_OK);
     const char *kv[] = {"maxlen=10", "dim=16", "epochs=300", "lr=0.01", "patience=3"};
-    RsModel *m = fit_with(train, valid, kv, RS_ARRAY_LEN(kv), 3, 2);
-    assert_non_null(m->state);
+    ParamValues pv;
+    RsModel *m;
+    assert_int_equal(
+        params_parse(model_sasrec.params, model_sasrec.nparams, kv, RS_ARRAY_LEN(kv), &pv, &err),
+        RS_OK);
+    assert_int_equal(model_new(&model_sasrec, train->U, train->I, &pv, 3, &m, &err), RS_OK);
+    ValidLog log = {0};
+    FitContext ctx = {.train = train, .valid = valid, .nthreads = 2, .progress = log_valid,
+                      .progress_ctx = &log};
+    assert_int_equal(model_fit(m, &ctx, &err), RS_OK);
+    /* HR@10 reported every epoch; stopped well before 300 epochs, 3 after the best */
+    fprintf(stderr, "early stopping: %d epochs, best validation HR@10 %.3f at epoch %d\n",
+            log.epochs, log.best, log.best_epoch);
+    assert_true(log.epochs < 300 && log.epochs == log.best_epoch + 3);
+    assert_true(log.best > 0.5);
     model_free(m);
     rs_matrix_free(train);
     rs_matrix_free(valid);
