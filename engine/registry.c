@@ -13,6 +13,7 @@
 #include "model.h"
 #include "neumf.h"
 #include "pop.h"
+#include "sasrec.h"
 
 static const ModelClass *const classes[] = {
     &model_pop,
@@ -26,6 +27,7 @@ static const ModelClass *const classes[] = {
     &model_mlp,
     &model_neumf,
     &model_gru4rec,
+    &model_sasrec,
     &model_content,
     &model_hybrid,
 };

@@ -177,3 +177,4 @@ if [ -x "$BD/bench_tui_queries" ]; then
     echo "TUI screen queries on $N interactions (each under 50 ms is the target):"
     "$BD/bench_tui_queries" "$T/b.db" "$RUNS" | tail -25
 fi
+
