@@ -123,6 +123,25 @@ expect_width() {
     fi
 }
 
+# cursor_line: the pane's line under the terminal cursor, and its column
+cursor_line() {
+    cy=$($T display -p -t "$SESSION" '#{cursor_y}')
+    screen | sed -n "$((cy + 1))p"
+}
+cursor_x() { $T display -p -t "$SESSION" '#{cursor_x}'; }
+
+# expect_cursor DESCRIPTION REGEX: ok when the cursor is visible, at the
+# start of the line (column 0 or 1: inside the body's margin) and that line
+# matches REGEX
+expect_cursor() {
+    if wait_until eval 'cursor_line | grep -qE -- "$2" && [ "$(cursor_x)" -le 1 ] &&
+        [ "$($T display -p -t "$SESSION" "#{cursor_flag}")" = 1 ]'; then
+        ok "$1"
+    else
+        notok "$1" "cursor at x=$(cursor_x) on: $(cursor_line)"
+    fi
+}
+
 # quit KEY WHAT: presses KEY and checks the exit status and the tty modes
 quit() {
     keys "$1"
@@ -293,6 +312,13 @@ browse() {
     expect_wait "the hint bar shows the list keys $at" \
         line_is "$l" '^ Enter Open +/ Filter +s Sort +r Reverse +q Back'
     expect "the position is on the status line $at" 'row 1 of 943$'
+    keys j j j
+    expect_wait "j moves the selection $at" shows 'row 4 of 943'
+    expect_cursor "the terminal cursor sits on the selected row $at" '^ 4 +148 +2\.76 '
+    keys k
+    expect_wait "k moves it back up $at" shows 'row 3 of 943'
+    expect_cursor "the cursor follows the selection up $at" '^ 3 +24 +3\.38 '
+    keys g
     keys s
     expect_wait "s sorts by interactions, most first $at" \
         line_is 5 '^ 932 +841 '
@@ -372,6 +398,37 @@ fi
 keys o
 wait_frame 24 'q Quit'
 quit q "q in ASCII mode after the user screen"
+
+# --- suspend and resume -------------------------------------------------------------------
+# recscope runs under an interactive shell with job control: ^Z stops it
+# and gives the prompt back with the terminal in its normal modes; fg
+# brings the screen back as it was, and keys still work.
+
+if command -v bash >/dev/null 2>&1; then
+    SESSION=suspend
+    $T new-session -d -s suspend -x 80 -y 24 \
+        "env -u RECSCOPE_ASCII -u NO_COLOR LANG=C.UTF-8 LC_ALL=C.UTF-8 PS1='PROMPT\$ ' bash --norc --noprofile -i"
+    wait_until shows 'PROMPT$'
+    keys "'$BIN' '$SDB'" Enter
+    wait_frame 24 'q Quit'
+    keys u j
+    wait_until shows 'row 2 of 943'
+    keys C-z
+    expect_wait "^Z stops recscope and the shell prompt is back" shows_re '^\[1\]\+ +Stopped'
+    keys "stty -a | tr ' ;' '\\n\\n' | grep -x -e '-*icanon' -e '-*echo' | tr '\\n' ' '; echo MODES" Enter
+    expect_wait "the suspended terminal is in canonical mode with echo" shows_re '^icanon echo MODES$'
+    keys fg Enter
+    expect_wait "fg redraws the screen" line_is 24 '^ Enter Open +/ Filter'
+    expect "fg brings back Users as it was" '^ recscope .* Users$' 'row 2 of 943$'
+    expect_cursor "after fg the cursor is on the selected row" '^ 2 +107 +3\.73 '
+    keys j
+    expect_wait "keys work after fg" shows 'row 3 of 943'
+    keys q q
+    expect_wait "q after fg gives the prompt back" shows_re '^PROMPT\$ *$'
+    $T kill-session -t suspend >/dev/null 2>&1
+else
+    echo "# suspend tests skipped: no bash for job control"
+fi
 
 # --- runs and background training ----------------------------------------------------------
 # On a copy of the sample data (no split yet): R opens Runs, n the form,

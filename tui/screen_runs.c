@@ -244,8 +244,6 @@ static void runs_draw(TuiScreen *s, const TuiRect *body)
     else if (rs->n)
         tui_printf(l, l->h - 1, 0, COL_DIM, "run %d of %zu", rs->cur + 1, rs->n);
     runs_detail(rs);
-    if (rs->n && rows > 0)
-        move(l->y + 1 + rs->cur - rs->top, l->x);
 }
 
 static void runs_resize(TuiScreen *s, const TuiRect *body)

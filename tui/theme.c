@@ -388,6 +388,32 @@ void tui_fill(const TuiRect *r, int row, TuiElem e)
         return;
     set_elem(e);
     mvhline(r->y + row, r->x, ' ' | (chtype) tui_attr(e), r->w);
+    if (e == COL_SELECTED)
+        tui_cursor_want(r->y + row, r->x);
+}
+
+/* --- the terminal cursor ------------------------------------------------------- */
+
+static int cursor_y = -1, cursor_x = -1;
+
+void tui_cursor_reset(void)
+{
+    cursor_y = cursor_x = -1;
+}
+
+void tui_cursor_want(int y, int x)
+{
+    cursor_y = y;
+    cursor_x = x;
+}
+
+int tui_cursor_get(int *y, int *x)
+{
+    if (cursor_y < 0 || cursor_x < 0)
+        return 0;
+    *y = cursor_y;
+    *x = cursor_x;
+    return 1;
 }
 
 void tui_clear(const TuiRect *r)

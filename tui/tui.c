@@ -152,6 +152,21 @@ static void draw_too_small(const Tui *t)
     tui_put(&all, row + 1, nw < all.w ? (all.w - nw) / 2 : 0, COL_DIM, need);
 }
 
+/* The terminal cursor, moved last: on the selected row or at a prompt
+ * when the top screen asked for it (tui_cursor_want), else parked at the
+ * start of the body's first row (the screen's heading), or on the "too
+ * small" message. */
+static void place_cursor(const Tui *t)
+{
+    int y, x;
+    if (t->lay.too_small || !tui_cursor_get(&y, &x) || y >= t->lay.lines || x >= t->lay.cols) {
+        y = t->lay.too_small ? (t->lay.lines / 2 - 1 > 0 ? t->lay.lines / 2 - 1 : 0)
+                             : t->lay.body.y;
+        x = 0;
+    }
+    move(y, x);
+}
+
 static void tui_draw(Tui *t)
 {
     erase();
@@ -161,12 +176,15 @@ static void tui_draw(Tui *t)
         int from = t->depth - 1;
         while (from > 0 && t->stack[from]->cls->overlay)
             from--;
-        for (int i = from; i < t->depth; i++)
+        for (int i = from; i < t->depth; i++) {
+            tui_cursor_reset(); /* an overlay's cursor, or none, hides the one beneath */
             t->stack[i]->cls->draw(t->stack[i], &t->lay.body);
+        }
         draw_title(t);
         draw_hints(t);
     }
     attrset(A_NORMAL);
+    place_cursor(t);
     refresh();
     t->last_draw = rs_now();
     t->draw_pending = 0;
@@ -363,7 +381,7 @@ static int term_start(Tui *t)
     noecho();
     nonl();
     keypad(stdscr, TRUE);
-    curs_set(0);
+    curs_set(1); /* on the selected row: screen readers follow it */
     if (!getenv("ESCDELAY"))
         set_escdelay(25);
     term_setup_look();
