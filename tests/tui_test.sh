@@ -424,7 +424,9 @@ if command -v bash >/dev/null 2>&1; then
     keys j
     expect_wait "keys work after fg" shows 'row 3 of 943'
     keys q q
-    expect_wait "q after fg gives the prompt back" shows_re '^PROMPT\$ *$'
+    wait_until hides 'row 3 of 943'
+    keys 'echo "AFTER rc=$?"' Enter
+    expect_wait "q after fg ends recscope with status 0" shows_re '^AFTER rc=0$'
     $T kill-session -t suspend >/dev/null 2>&1
 else
     echo "# suspend tests skipped: no bash for job control"
