@@ -134,8 +134,20 @@ cursor_x() { $T display -p -t "$SESSION" '#{cursor_x}'; }
 # start of the line (column 0 or 1: inside the body's margin) and that line
 # matches REGEX
 expect_cursor() {
-    if wait_until eval 'cursor_line | grep -qE -- "$2" && [ "$(cursor_x)" -le 1 ] &&
+    CUR_RE=$2
+    if wait_until eval 'cursor_line | grep -qE -- "$CUR_RE" && [ "$(cursor_x)" -le 1 ] &&
         [ "$($T display -p -t "$SESSION" "#{cursor_flag}")" = 1 ]'; then
+        ok "$1"
+    else
+        notok "$1" "cursor at x=$(cursor_x) on: $(cursor_line)"
+    fi
+}
+
+# expect_cursor_x DESCRIPTION X: ok when the cursor is in column X of the
+# status line (the line above the key-hint bar)
+expect_cursor_x() {
+    CUR_X=$2
+    if wait_until eval '[ "$(cursor_x)" = "$CUR_X" ] && cursor_line | grep -qE "^ /"'; then
         ok "$1"
     else
         notok "$1" "cursor at x=$(cursor_x) on: $(cursor_line)"
@@ -462,7 +474,7 @@ keys R
 expect_wait "R opens Runs" line_is 1 ' Runs$'
 expect "Runs is empty at first and says how to start" 'Runs  0 runs . NDCG@10 under the full-ranking protocol' \
     'No runs yet\. Press n to train a model\.'
-expect "the Runs hint bar" '^ Enter Job view +n New run +x Cancel training +q Back'
+expect "the Runs hint bar" '^ Enter Job view +n New run +x Cancel training +/ Filter +s Sort +r Reverse +q Back'
 keys n
 expect_wait "n opens the new-run form" line_is 1 ' New run$'
 expect "the form starts on MostPopular with its parameters and defaults" \
@@ -489,6 +501,42 @@ if "$BIN" train "$RDB" --algo pop --split r80 --name other-proc -q >"$TMP/train.
 else
     notok "a run trained by another process appears on the timer" "$(cat "$TMP/train.log")"
 fi
+
+# the Runs list is the generic table: sort, reverse, filter, export
+keys s
+expect_wait "Runs: s sorts by run name" shows 'sorted by Run, ascending'
+expect "Runs: other-proc before pop-1 by name" '^ other-proc .*'
+if screen | grep -nE '^ (other-proc|pop-1) ' | head -1 | grep -q other-proc; then
+    ok "Runs: the name order puts other-proc first"
+else notok "Runs: the name order puts other-proc first" "$(screen)"; fi
+keys r
+expect_wait "Runs: r reverses the order" shows 'sorted by Run, descending'
+if screen | grep -nE '^ (other-proc|pop-1) ' | head -1 | grep -q pop-1; then
+    ok "Runs: reversed, pop-1 comes first"
+else notok "Runs: reversed, pop-1 comes first" "$(screen)"; fi
+keys / o t h e r
+expect_wait "Runs: / filters the runs as one types" shows 'row 1 of 1 match'
+check_hidden "Runs: the filter hides pop-1" ' pop-1 '
+expect_cursor_x "Runs: the cursor at the prompt's insertion point" 7
+keys Enter
+expect_wait "Runs: Enter applies the filter" shows 'filter: other'
+expect_cursor "Runs: the cursor on the only row left" '^ other-proc +pop +done'
+keys Escape
+expect_wait "Runs: Esc clears the filter" shows 'row 1 of 2'
+keys e C-u
+keys "$TMP/runs.md" Enter
+expect_wait "Runs: e exports the list" shows "2 rows written to $TMP/runs.md"
+if grep -q '^| Run | Algorithm | Status | Split | Device | Train s | NDCG@10 | Parameters |' \
+    "$TMP/runs.md" && grep -q '^| other-proc | pop | done | r80 |' "$TMP/runs.md"; then
+    ok "Runs: the export has every column and run"
+else
+    notok "Runs: the export has every column and run" "$(cat "$TMP/runs.md" 2>&1)"
+fi
+keys s s s s s s s s
+expect_wait "Runs: s cycles back to the order of creation" \
+    shows_re 'Runs  2 runs . NDCG@10 under the full-ranking protocol'
+keys G # the last row selected follows new runs
+expect_wait "Runs: G selects the last run" shows 'row 2 of 2'
 
 keys n
 wait_until line_is 1 ' New run$'

@@ -370,6 +370,11 @@ done:
     free(self);
 }
 
+void tui_table_jump(TuiTable *t, const TuiTableRow *r)
+{
+    jump_to(t, r);
+}
+
 /* Jumps to the first row matching pattern after anchor (dir > 0) or before
  * it (dir < 0); anchor NULL: from the list's first or last row. Wraps
  * around once. Returns 1 when found. */
