@@ -722,6 +722,29 @@ keys o
 wait_frame 40 'q Quit'
 quit q "q after the model screens"
 
+# The dataset and the runs load on a worker thread: a model screen shows a
+# "loading..." placeholder (or, on a fast machine, already its result) and
+# keys keep working meanwhile; Esc leaves a screen that is still loading.
+start loading 100 30 "$MDB"
+wait_frame 30 'q Quit'
+keys c
+expect_wait "loading: Compare opens at once, loading or loaded" \
+    shows_re 'loading the dataset|loading run|runs loaded|Compare  full protocol'
+keys Escape
+expect_wait "loading: Esc leaves Compare whatever it was doing" line_is 1 ' Overview$'
+keys i Enter
+expect_wait "loading: the item screen shows its similar items, loading or loaded" \
+    shows_re 'under knn-t \(itemknn\)'
+expect_wait "loading: the similar items arrive without a key" shows_re '^ +1  [A-Za-z]'
+keys j
+expect_wait "loading: keys work on the item screen" shows 'row 2 of'
+keys c
+expect_wait "loading: Compare gets its metrics once the runs are in" \
+    shows_re '^ ndcg@10 +0\.[0-9]{4} +0\.[0-9]{4}'
+keys o
+wait_frame 30 'q Quit'
+quit q "q after the loading checks"
+
 start models80 80 24 "$MDB"
 wait_frame 24 'q Quit'
 keys u

@@ -216,9 +216,11 @@ static void similar_make(ItemScreen *is)
     is->nsim = tui_models_selected(is->models, idx, TUI_MODELS_MAXSEL);
     is->sim_made = 1;
     is->sim_gen = tui_models_gen(is->models);
-    long i = tui_models_dataset(is->models, NULL) ? tui_models_item(is->models, is->id) : -1;
+    long i = tui_models_ready(is->models) ? tui_models_item(is->models, is->id) : -1;
     for (size_t j = 0; j < is->nsim; j++) {
-        if (i >= 0) {
+        if (!tui_models_ready(is->models)) { /* "loading...": made again once it is */
+            tui_models_placeholder(is->models, idx[j], &is->sim[j]);
+        } else if (i >= 0) {
             tui_models_similar(is->models, idx[j], (uint32_t)i, ITEM_SIM_K, &is->sim[j]);
         } else {
             memset(&is->sim[j], 0, sizeof is->sim[j]);
