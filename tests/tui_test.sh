@@ -378,7 +378,12 @@ browse() {
     expect_wait "Enter opens the item $at" shows 'The Quiet Truth (1974)  item 587'
     expect_wait "the item's rating distribution $at" shows_re 'Ratings  759 rated, mean 3\.[0-9]{2}'
     expect "five rating bars $at" '^ 5 [^0-9]+ [0-9]+ ' '^ 1 [^0-9]+ [0-9]+ '
-    expect "the users who interacted $at" 'Users who interacted' 'User +Rating +Date'
+    expect "the users who interacted $at" 'Users who interacted' 'User +Rating +Date +Interactions'
+    if [ "$c" -ge 120 ]; then
+        expect "each user with their numbers and attributes $at" \
+            'User +Rating +Date +Interactions +Mean +Attributes' \
+            ' [0-9]+ +[1-5] +[0-9]{4}-[0-9]{2}-[0-9]{2} +[0-9,]+ +[0-9]\.[0-9]{2}  [0-9]+, [FM]'
+    fi
     keys Enter
     expect_wait "Enter opens a user from the item's users $at" line_is 3 '^ User [0-9]+ '
     expect_wait "that user's history $at" shows 'History  newest first'
