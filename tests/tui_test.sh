@@ -767,6 +767,102 @@ keys o
 wait_frame 24 'q Quit'
 quit q "q after the model screens at 80x24"
 
+# --- every screen at one size ------------------------------------------------------------
+# tour DB COLS LINES LABEL: opens every screen in turn on DB (which has the
+# split r80 and the runs pop-t and knn-t; it gains a run pop-1) and checks
+# that each one draws its title, its key-hint bar on the last line, its
+# own marker texts, and nothing wider than the terminal; then that the
+# terminal shrunk to 60x15 says it is too small, and that growing it back
+# redraws the screen.
+
+# screen_ok DESC NAME MARKER...: the title names the screen, the frame is
+# whole (the hint bar on the last line), every marker is there, no line is
+# wider than the terminal
+screen_ok() {
+    desc=$1 name=$2
+    shift 2
+    if ! wait_until line_is 1 "^ recscope .* $name\$" || ! wait_until line_is "$tl" '^ [^ ]'; then
+        notok "$desc: the $name screen" "$(screen)"
+        return 0
+    fi
+    for m in "$@"; do
+        if ! wait_until shows_re "$m"; then
+            notok "$desc: the $name screen shows /$m/" "$(screen)"
+            return 0
+        fi
+    done
+    if [ "$(screen | LC_ALL=C.UTF-8 wc -L)" -le "$tc" ]; then
+        ok "$desc: the $name screen fits"
+    else
+        notok "$desc: the $name screen fits" "$(screen)"
+    fi
+}
+
+tour() {
+    tdb=$1 tc=$2 tl=$3 at="$4 at $2x$3"
+    start "tour$2$4" "$tc" "$tl" "$tdb"
+    screen_ok "$at" Overview 'Dataset' 'Interactions over time' '^ +[0-9]{4}-[0-9]{2}-[0-9]{2} +[0-9]{4}-'
+    keys u
+    screen_ok "$at" Users 'Users  943 users' 'row 1 of 943$'
+    keys Enter
+    screen_ok "$at" User 'History  newest first' 'Genre profile' 'knn-t \(itemknn\)' \
+        '  1[ *] [A-Za-z]'
+    keys Tab Tab Enter
+    screen_ok "$at" Explain '^ Why ' 'under knn-t \(itemknn\)' 'Contributions'
+    keys Escape w
+    screen_ok "$at" What-if 'from the training history of user' 'Profile  [0-9]+ items' \
+        ' 1  [A-Za-z]'
+    keys S
+    screen_ok "$at" What-if 'Runs shown \(up to 3\)' '\[x\] knn-t'
+    keys q q c
+    screen_ok "$at" Compare 'Compare  full protocol, K = 10' '^ ndcg@10 +0\.[0-9]{4} +0\.[0-9]{4}' \
+        'Wilcoxon p'
+    keys '?'
+    screen_ok "$at" Compare 'Help — Compare' 'press any key to close'
+    keys x i
+    screen_ok "$at" Items 'Items  1,682 items' 'row 1 of 1,682$'
+    keys Enter
+    screen_ok "$at" Item 'Ratings  [0-9]+ rated' 'Users who interacted' 'Similar items' \
+        'under knn-t \(itemknn\)'
+    keys R
+    screen_ok "$at" Runs 'Runs  2 runs' '^ pop-t +pop +done' '^ knn-t +itemknn +done'
+    keys n
+    screen_ok "$at" 'New run' '^ >algorithm +pop' '^  split +r80'
+    keys Enter
+    screen_ok "$at" Runs '^ pop-1 +pop +done'
+    expect_cursor "$at: the cursor on the new run" '^ pop-1 +pop +done'
+    keys Enter
+    screen_ok "$at" Job 'pop-1  pop . done'
+    keys q
+    resize 60 15
+    expect_wait "$at: 60x15 is too small" shows 'terminal too small'
+    expect "$at: the too-small screen says what is needed" 'need 80x24'
+    resize "$tc" "$tl"
+    screen_ok "$at, grown back," Runs '^ pop-1 +pop +done'
+    keys o
+    wait_frame "$tl" 'q Quit'
+    quit q "$at: q after the tour"
+}
+
+cp "$MDB" "$TMP/tour80.db" # copies: each tour adds a run
+tour "$TMP/tour80.db" 80 24 sample
+cp "$MDB" "$TMP/tour120.db"
+tour "$TMP/tour120.db" 120 40 sample
+if [ -n "${RECSCOPE_ML100K:-}" ] && [ -f "$RECSCOPE_ML100K/u.data" ]; then
+    MLDB=$TMP/ml100k.db
+    if "$BIN" import "$MLDB" "$RECSCOPE_ML100K" >"$TMP/ml.log" 2>&1 &&
+        "$BIN" split "$MLDB" --name r80 -q >>"$TMP/ml.log" 2>&1 &&
+        "$BIN" train "$MLDB" --algo pop --split r80 --name pop-t -q >>"$TMP/ml.log" 2>&1 &&
+        "$BIN" train "$MLDB" --algo itemknn --split r80 --name knn-t -q >>"$TMP/ml.log" 2>&1; then
+        ok "MovieLens-100K: imported with a split and two runs"
+        tour "$MLDB" 80 24 MovieLens-100K
+    else
+        notok "MovieLens-100K: imported with a split and two runs" "$(cat "$TMP/ml.log")"
+    fi
+else
+    echo "# MovieLens-100K tour skipped: set RECSCOPE_ML100K to its folder"
+fi
+
 # --- the settings file; a what-if user from a user's training history ------------
 XDG=$TMP/xdg
 mkdir -p "$XDG/recscope"

@@ -128,7 +128,7 @@ static void draw_line(const ExplainScreen *es, const TuiRect *r, int row, size_t
     contrib_label(es, c, label, sizeof label);
     if (line > es->nscored) {
         int x = tui_printf(r, row, 2, COL_VALUE, "%6.3f", c->similarity);
-        tui_put(r, row, x + 4, COL_DEFAULT, label);
+        tui_put_clip(r, row, x + 4, COL_DEFAULT, label);
         return;
     }
     double share = total > 0 ? fabs(c->value) / total : 0;
@@ -136,9 +136,14 @@ static void draw_line(const ExplainScreen *es, const TuiRect *r, int row, size_t
     x += tui_printf(r, row, x, COL_LABEL, " %5.1f%% ", share * 100);
     tui_hbar(r, row, x, bw, share, c->value < 0 ? COL_BAR_ALT : COL_BAR, COL_TRACK);
     x += bw + 1;
-    x += tui_put(r, row, x, COL_DEFAULT, label);
+    char sim[32] = "";
     if (!isnan(c->similarity))
-        tui_printf(r, row, x, COL_DIM, "  (sim %.3f)", c->similarity);
+        snprintf(sim, sizeof sim, "  (sim %.3f)", c->similarity);
+    if (x + tui_text_width(label) + tui_text_width(sim) > r->w)
+        sim[0] = '\0'; /* narrow: the label first */
+    x += tui_put_clip(r, row, x, COL_DEFAULT, label);
+    if (sim[0])
+        tui_put(r, row, x, COL_DIM, sim);
 }
 
 static void explain_try(ExplainScreen *es);

@@ -338,8 +338,11 @@ static void runs_detail(RunsScreen *rs)
     tui_printf(d, 0, tui_text_width(r->name) + 1, COL_DIM, "%s %s %s seed %lld %s started %s",
                r->algorithm, tui_glyphs()->sep, r->device ? r->device : "-",
                (long long)r->seed, tui_glyphs()->sep, tui_fmt_date(day, sizeof day, r->started_at));
-    if (d->h > 1)
-        tui_printf(d, 1, 0, COL_DEFAULT, "params %s", r->params ? r->params : "{}");
+    if (d->h > 1) {
+        char params[512];
+        snprintf(params, sizeof params, "params %s", r->params ? r->params : "{}");
+        tui_put_clip(d, 1, 0, COL_DEFAULT, params);
+    }
     if (d->h > 2) {
         if (r->error && r->error[0])
             tui_printf(d, 2, 0, COL_ERROR, "error: %s", r->error);

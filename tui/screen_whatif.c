@@ -202,8 +202,8 @@ static void draw_profile(WhatifScreen *ws, const TuiRect *r)
         if (sel)
             tui_fill(r, row + 1, COL_SELECTED);
         int x = tui_put(r, row + 1, 0, sel ? COL_SELECTED : COL_VALUE, ws->on[k] ? "[x] " : "[ ] ");
-        tui_put(r, row + 1, x, sel ? COL_SELECTED : ws->on[k] ? COL_DEFAULT : COL_DIM,
-                tui_models_item_label(ws->models, ws->items[k]));
+        tui_put_clip(r, row + 1, x, sel ? COL_SELECTED : ws->on[k] ? COL_DEFAULT : COL_DIM,
+                     tui_models_item_label(ws->models, ws->items[k]));
     }
 }
 
@@ -234,7 +234,9 @@ static void draw_search(WhatifScreen *ws, const TuiRect *r)
 static void draw_recs(WhatifScreen *ws, const TuiRect *r)
 {
     tui_put(r, 0, 0, ws->focus == WI_RECS ? COL_HEADER : COL_LABEL, "Recommendations");
-    tui_printf(r, 0, 17, COL_DIM, "top %zu%s, fold-in, no retraining", ws->K, ws->kmsg);
+    char about[200];
+    snprintf(about, sizeof about, "top %zu%s, fold-in, no retraining", ws->K, ws->kmsg);
+    tui_put_clip(r, 0, 17, COL_DIM, about);
     if (!ws->models) {
         tui_put(r, 2, 0, COL_DIM, "no finished run yet");
         return;

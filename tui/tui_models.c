@@ -614,19 +614,6 @@ static long list_rank(const TuiRecList *l, uint32_t item)
     return -1;
 }
 
-/* text at the start of row y of r, ending in an ellipsis when it is cut */
-static void put_clipped(const TuiRect *r, int y, TuiElem e, const char *text)
-{
-    char buf[512];
-    if (r->w > 1 && tui_text_width(text) > r->w) {
-        tui_text_fit(buf, sizeof buf - 8, text, r->w - 1, tui_utf8());
-        size_t len = strlen(buf);
-        snprintf(buf + len, sizeof buf - len, "%s", tui_glyphs()->ellipsis);
-        text = buf;
-    }
-    tui_put(r, y, 0, e, text);
-}
-
 int tui_models_draw_recs(TuiModels *m, const TuiRect *r, int row, int x, int w,
                          const TuiRecList *l, long u, int cursor, const TuiRecList *others,
                          size_t nothers, const TuiRecList *base)
@@ -666,8 +653,8 @@ int tui_models_draw_recs(TuiModels *m, const TuiRect *r, int row, int x, int w,
         cx += tui_put(&col, y, cx, plain, " ");
         int tw = col.w - cx - (change[0] ? 4 : 0);
         TuiRect tr = { col.y, col.x + cx, col.h, tw > 0 ? tw : 0 };
-        put_clipped(&tr, y, every ? (sel ? COL_SELECTED : COL_HEADER) : plain,
-                    tui_models_item_label(m, i));
+        tui_put_clip(&tr, y, 0, every ? (sel ? COL_SELECTED : COL_HEADER) : plain,
+                     tui_models_item_label(m, i));
         if (change[0])
             tui_put_right(&col, y, col.w, sel ? COL_SELECTED : COL_DIM, change);
     }

@@ -83,6 +83,8 @@ char *tui_fmt_list(char *buf, size_t n, const char *bars);     /* "a|b" -> "a, b
 
 /* Drawing, clipped to r; row and col are relative to r. */
 int tui_put(const TuiRect *r, int row, int col, TuiElem e, const char *text);
+/* tui_put, ending in an ellipsis when text is cut at r's right edge. */
+int tui_put_clip(const TuiRect *r, int row, int col, TuiElem e, const char *text);
 int tui_put_right(const TuiRect *r, int row, int right, TuiElem e, const char *text);
 int tui_printf(const TuiRect *r, int row, int col, TuiElem e, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
