@@ -479,7 +479,7 @@ keys R
 expect_wait "R opens Runs" line_is 1 ' Runs$'
 expect "Runs is empty at first and says how to start" 'Runs  0 runs . NDCG@10 under the full-ranking protocol' \
     'No runs yet\. Press n to train a model\.'
-expect "the Runs hint bar" '^ Enter Job view +n New run +x Cancel training +/ Filter +s Sort +r Reverse +q Back'
+expect "the Runs hint bar" '^ Enter Job view +n New run +x Cancel training +/ Filter +s Sort +r Reverse +Space Show in Compare'
 keys n
 expect_wait "n opens the new-run form" line_is 1 ' New run$'
 expect "the form starts on MostPopular with its parameters and defaults" \
@@ -542,6 +542,12 @@ expect_wait "Runs: s cycles back to the order of creation" \
     shows_re 'Runs  2 runs . NDCG@10 under the full-ranking protocol'
 keys G # the last row selected follows new runs
 expect_wait "Runs: G selects the last run" shows 'row 2 of 2'
+keys Space
+expect_wait "Runs: Space shows the run in Compare" shows 'Shown in Compare and on the model screens'
+expect "Runs: its details say so" '^ other-proc pop . cpu seed 42 .* shown in Compare'
+keys Space
+expect_wait "Runs: Space again takes it off" shows 'No longer shown on the model screens.'
+check_hidden "Runs: the details no longer say it is shown" 'shown in Compare'
 
 keys n
 wait_until line_is 1 ' New run$'

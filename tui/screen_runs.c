@@ -23,6 +23,7 @@
 
 #include "persist.h"
 #include "tui_jobs.h"
+#include "tui_models.h"
 #include "tui_screen.h"
 #include "tui_table.h"
 #include "tui_theme.h"
@@ -34,6 +35,7 @@ enum {
     RUNS_ACT_NEW = TUI_ACT_SCREEN,
     RUNS_ACT_CANCEL,
     RUNS_ACT_RELOAD,
+    RUNS_ACT_SHOW,
 };
 
 enum { RC_NAME, RC_ALGO, RC_STATUS, RC_SPLIT, RC_DEVICE, RC_TIME, RC_NDCG, RC_PARAMS, RC_N };
@@ -63,7 +65,8 @@ static const TuiKey runs_keys[] = {
     { '/', "/", TUI_ACT_FIND, "Filter", TUI_KEY_HINT },
     { 's', "s", TUI_ACT_SORT, "Sort", TUI_KEY_HINT },
     { 'r', "r", TUI_ACT_REVERSE, "Reverse", TUI_KEY_HINT },
-    { KEY_CTRL('r'), "^R", RUNS_ACT_RELOAD, "Reload", 0 },
+    { ' ', "Space", RUNS_ACT_SHOW, "Show in Compare", TUI_KEY_HINT },
+    { KEY_CTRL('r'), "^R", RUNS_ACT_RELOAD, "Reload", TUI_KEY_HINT },
 };
 
 static const TuiKeyTable *const runs_shared[] = { &tui_table_keys, &tui_export_keys, &tui_nav_keys,
@@ -301,6 +304,8 @@ static void runs_reload(RunsScreen *rs)
     rs->n = n;
     for (size_t k = 0; k < n; k++)
         runs_cells(rs, k, cells[k]);
+    if (tui_models_current()) /* the runs the model screens can show, as listed here */
+        tui_models_refresh(tui_models_current(), NULL);
     int editing = rs->table.editing; /* a reload under the prompt keeps it open */
     char msg[sizeof rs->table.msg];
     snprintf(msg, sizeof msg, "%s", rs->table.msg_error ? "" : rs->table.msg);
@@ -326,6 +331,14 @@ static const StoreRun *selected_run(const RunsScreen *rs, long *index)
     return k >= 0 ? &rs->runs[k] : NULL;
 }
 
+/* Whether run id is among the runs the model screens show (tui_models.h). */
+static int run_shown(const RunsScreen *rs, int64_t id)
+{
+    TuiModels *m = rs->store ? tui_models_for(rs->store) : NULL; /* a run list, no loading */
+    long k = tui_models_find(m, id);
+    return k >= 0 && tui_models_is_selected(m, (size_t)k);
+}
+
 static void runs_detail(RunsScreen *rs)
 {
     const TuiRect *d = &rs->detail;
@@ -335,9 +348,12 @@ static void runs_detail(RunsScreen *rs)
         return;
     char day[32];
     tui_printf(d, 0, 0, COL_LABEL, "%s", r->name);
-    tui_printf(d, 0, tui_text_width(r->name) + 1, COL_DIM, "%s %s %s seed %lld %s started %s",
-               r->algorithm, tui_glyphs()->sep, r->device ? r->device : "-",
-               (long long)r->seed, tui_glyphs()->sep, tui_fmt_date(day, sizeof day, r->started_at));
+    int x = tui_text_width(r->name) + 1;
+    x += tui_printf(d, 0, x, COL_DIM, "%s %s %s seed %lld %s started %s", r->algorithm,
+                    tui_glyphs()->sep, r->device ? r->device : "-", (long long)r->seed,
+                    tui_glyphs()->sep, tui_fmt_date(day, sizeof day, r->started_at));
+    if (run_shown(rs, r->id))
+        tui_printf(d, 0, x, COL_VALUE, " %s shown in Compare", tui_glyphs()->sep);
     if (d->h > 1) {
         char params[512];
         snprintf(params, sizeof params, "params %s", r->params ? r->params : "{}");
@@ -447,6 +463,22 @@ static TuiIntent runs_action(RunsScreen *rs, int action)
     case RUNS_ACT_RELOAD:
         runs_reload(rs);
         return tui_intent(TUI_INTENT_REDRAW);
+    case RUNS_ACT_SHOW: {
+        const StoreRun *r = selected_run(rs, NULL);
+        TuiModels *m = rs->store ? tui_models_for(rs->store) : NULL;
+        if (m)
+            tui_models_refresh(m, NULL);
+        long k = r ? tui_models_find(m, r->id) : -1;
+        if (k < 0) {
+            say(rs, 1, r ? "Only a finished run on a split can be shown." : "No runs yet.");
+            return tui_intent(TUI_INTENT_REDRAW);
+        }
+        tui_models_toggle(m, (size_t)k);
+        say(rs, 0, tui_models_is_selected(m, (size_t)k)
+                       ? "Shown in Compare and on the model screens (c compares)."
+                       : "No longer shown on the model screens.");
+        return tui_intent(TUI_INTENT_REDRAW);
+    }
     case RUNS_ACT_NEW:
         if (!rs->jobs) {
             say(rs, 1, rs->why_no_jobs ? rs->why_no_jobs : "Training is off.");
