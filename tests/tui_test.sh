@@ -434,8 +434,9 @@ if command -v bash >/dev/null 2>&1; then
     expect_wait "^Z stops recscope and the shell prompt is back" shows_re '^\[1\]\+ +Stopped'
     keys "stty -a | tr ' ;' '\\n\\n' | grep -x -e '-*icanon' -e '-*echo' | tr '\\n' ' '; echo MODES" Enter
     expect_wait "the suspended terminal is in canonical mode with echo" shows_re '^icanon echo MODES$'
+    resize 100 30 # the terminal changes size while recscope is stopped
     keys fg Enter
-    expect_wait "fg redraws the screen" line_is 24 '^ Enter Open +/ Filter'
+    expect_wait "fg redraws the screen at the new size" line_is 30 '^ Enter Open +/ Filter'
     expect "fg brings back Users as it was" '^ recscope .* Users$' 'row 2 of 943$'
     expect_cursor "after fg the cursor is on the selected row" '^ 2 +107 +3\.73 '
     keys j
