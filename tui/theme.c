@@ -370,9 +370,8 @@ int tui_put_clip(const TuiRect *r, int row, int col, TuiElem e, const char *text
     char buf[1024];
     int room = r->w - col;
     if (room > 1 && tui_text_width(text) > room) {
-        int used = tui_text_fit(buf, sizeof buf - 8, text, room - 1, tui_utf8());
+        tui_text_fit(buf, sizeof buf - 8, text, room - 1, tui_utf8());
         snprintf(buf + strlen(buf), 8, "%s", tui_glyphs()->ellipsis);
-        (void)used;
         text = buf;
     }
     return tui_put(r, row, col, e, text);
