@@ -1391,14 +1391,16 @@ int browse_item_users(Store *s, int64_t item_id, const BrowseQuery *q, BrowseIte
         hay_cond(cond, sizeof cond, q->filter, "b", 3);
     if (item_n > ITEM_USERS_SCAN_USERS)
         snprintf(sql, sizeof sql,
-                 "SELECT b.user_id, u.ext_id, i.rating, i.ts, b.n FROM browse_users b "
+                 "SELECT b.user_id, u.ext_id, i.rating, i.ts, b.n, b.mean, u.age, u.gender, "
+                 "u.occupation FROM browse_users b "
                  "CROSS JOIN interactions i ON i.user_id = b.user_id AND i.item_id = ?1 "
                  "CROSS JOIN users u ON u.id = b.user_id WHERE b.user_id %s ?2 "
                  "AND %s ORDER BY b.user_id %s LIMIT ?4",
                  op, cond, ord);
     else
         snprintf(sql, sizeof sql,
-                 "SELECT i.user_id, u.ext_id, i.rating, i.ts, b.n FROM interactions i "
+                 "SELECT i.user_id, u.ext_id, i.rating, i.ts, b.n, b.mean, u.age, u.gender, "
+                 "u.occupation FROM interactions i "
                  "INDEXED BY interactions_item CROSS JOIN users u ON u.id = i.user_id "
                  "LEFT JOIN browse_users b ON b.user_id = i.user_id "
                  "WHERE i.item_id = ?1 AND i.user_id %s ?2 AND %s ORDER BY i.user_id %s LIMIT ?4",
@@ -1425,6 +1427,10 @@ int browse_item_users(Store *s, int64_t item_id, const BrowseQuery *q, BrowseIte
         u->rating = col_num(st, 2);
         u->ts = col_ts(st, 3);
         u->user_n = sqlite3_column_int64(st, 4);
+        u->user_mean = col_num(st, 5);
+        u->age = col_int_or(st, 6, -1);
+        col_text(st, 7, u->gender, sizeof u->gender);
+        col_text(st, 8, u->occupation, sizeof u->occupation);
         u->key.id = u->user_id;
     }
     if (*n < q->max && step != SQLITE_DONE)

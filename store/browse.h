@@ -145,6 +145,9 @@ typedef struct BrowseItemUser {
     double rating;
     int64_t ts;
     int64_t user_n;             /* that user's interactions */
+    double user_mean;           /* that user's mean rating; NAN when none rated */
+    int age;                    /* -1 when unknown */
+    char gender[BROWSE_SHORT], occupation[BROWSE_SHORT];
 } BrowseItemUser;
 
 typedef struct BrowseGenre {

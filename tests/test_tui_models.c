@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,21 @@ static void add_run(Store *s, const char *name, const char *algo, int64_t split_
                      RS_OK);
     blob_done(&blob);
     model_free(m);
+}
+
+/* Waits for the worker as the event loop does (poll on its pipe, then
+ * drain) until run k is loaded or failed; returns what tui_models_load
+ * says in the end. */
+static int load_wait(TuiModels *m, size_t k)
+{
+    int rc;
+    while ((rc = tui_models_load(m, k, NULL)) == TUI_MODELS_LOADING) {
+        struct pollfd pfd = { tui_models_fd(m), POLLIN, 0 };
+        assert_true(pfd.fd >= 0);
+        assert_true(poll(&pfd, 1, 60000) == 1);
+        tui_models_drain(m);
+    }
+    return rc;
 }
 
 static void test_cache(void **state)
@@ -114,9 +130,17 @@ static void test_cache(void **state)
     assert_int_equal(tui_models_selected(m, sel, TUI_MODELS_MAXSEL), 0);
     tui_models_toggle(m, 0);
 
-    /* loading: the dataset, the split parts, the model */
-    assert_int_equal(tui_models_load(m, 0, &err), RS_OK);
+    /* loading on the worker: the first call starts it and says so, the
+     * pipe wakes the caller, the drain moves the dataset, the split parts
+     * and the model into the cache */
+    assert_int_equal(tui_models_fd(m), -1);
+    assert_int_equal(tui_models_load(m, 0, &err), TUI_MODELS_LOADING);
+    assert_true(tui_models_loading(m));
+    assert_int_equal(tui_models_load(m, 1, &err), TUI_MODELS_LOADING); /* busy: later */
+    assert_int_equal(load_wait(m, 0), RS_OK);
+    assert_false(tui_models_loading(m));
     assert_true(tui_models_ready(m));
+    assert_int_equal(tui_models_fd(m), -1);
     const TuiRun *pop = tui_models_run(m, 0);
     assert_non_null(pop->model);
     assert_int_equal(pop->train->NNZ, 8);
@@ -144,9 +168,14 @@ static void test_cache(void **state)
     assert_true(tui_models_hit(pop, 0, 2));
     assert_false(tui_models_hit(pop, 0, 0));
 
-    /* a what-if profile of one item */
+    /* a what-if profile of one item, under a run not loaded yet: a
+     * placeholder first, then the list */
     uint32_t items[] = { 0 };
     RsProfile p = { 1, items, NULL };
+    assert_int_equal(tui_models_recommend(m, 1, -1, &p, 3, &l), TUI_MODELS_LOADING);
+    assert_false(l.ok);
+    assert_true(l.loading);
+    assert_int_equal(load_wait(m, 1), RS_OK);
     assert_int_equal(tui_models_recommend(m, 1, -1, &p, 3, &l), RS_OK);
     assert_true(l.ok);
     assert_true(l.n >= 1 && l.n <= 3);

@@ -4,7 +4,8 @@
 # have something to show), runs the TUI in a detached tmux on a private
 # socket and sends it thousands of keys drawn from a fixed-seed
 # pseudo-random sequence (awk srand(42)) out of the keys the screens use,
-# in batches, with a resize between batches (20x5 .. 160x50). q and Esc are
+# in batches, with a resize between batches (60x15 .. 160x50; below 80x24
+# the "too small" screen). q and Esc are
 # in the storm too: when they end the program, the pane's runner script
 # records the exit status and starts it again, so every exit on the way is
 # checked for status 0. Afterwards the program must still respond (Ctrl-L,
@@ -109,7 +110,7 @@ awk -v seed="$SEED" -v batches="$BATCHES" -v per="$PER_BATCH" 'BEGIN {
               "Up Down Left Right PPage NPage Home End BSpace C-l F1 " \
               "j j k k Down Down Up Enter u i o R c w S a b e 1 2 9 0 - . Space", K, " ")
     for (b = 0; b < batches; b++) {
-        w = 20 + int(rand() * 141); h = 5 + int(rand() * 46)
+        w = 60 + int(rand() * 101); h = 15 + int(rand() * 36)
         if (b % 10 == 9) { w = 100; h = 30 }
         printf "resize %d %d\n", w, h
         line = "keys"
@@ -206,7 +207,10 @@ if wait_until title_is Users; then
     else
         notok "e + Enter on Users writes recscope-users.csv" "$(screen)"
     fi
-    $T resize-window -t "$S" -x 100 -y 14
+    # the User screen's help is taller than an 80x24 terminal
+    keys Home Enter
+    wait_until title_is User
+    $T resize-window -t "$S" -x 80 -y 24
     keys '?'
     if wait_until screen_re '[0-9]+-[0-9]+ of [0-9]+ '; then
         ok "help on a short terminal says which lines it shows"
@@ -221,17 +225,17 @@ if wait_until title_is Users; then
     fi
     keys Escape
     if wait_until sh -c "! $T capture-pane -p -t $S | grep -qF /rev" && shows 'Help' &&
-        shows 'Filter'; then
+        shows 'Previous match'; then
         ok "Esc drops the help filter and keeps the help open"
     else
         notok "Esc drops the help filter and keeps the help open" "$(screen)"
     fi
     keys Escape
     $T resize-window -t "$S" -x 100 -y 30
-    if wait_until sh -c "! $T capture-pane -p -t $S | grep -q 'j/k scroll'" && title_is Users; then
-        ok "a second Esc closes the help, back on Users"
+    if wait_until sh -c "! $T capture-pane -p -t $S | grep -q 'j/k scroll'" && title_is User; then
+        ok "a second Esc closes the help, back on the user"
     else
-        notok "a second Esc closes the help, back on Users" "$(screen)"
+        notok "a second Esc closes the help, back on the user" "$(screen)"
     fi
 else
     notok "u opens Users after the storm" "$(screen)"

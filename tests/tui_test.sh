@@ -123,6 +123,37 @@ expect_width() {
     fi
 }
 
+# cursor_line: the pane's line under the terminal cursor, and its column
+cursor_line() {
+    cy=$($T display -p -t "$SESSION" '#{cursor_y}')
+    screen | sed -n "$((cy + 1))p"
+}
+cursor_x() { $T display -p -t "$SESSION" '#{cursor_x}'; }
+
+# expect_cursor DESCRIPTION REGEX: ok when the cursor is visible, at the
+# start of the line (column 0 or 1: inside the body's margin) and that line
+# matches REGEX
+expect_cursor() {
+    CUR_RE=$2
+    if wait_until eval 'cursor_line | grep -qE -- "$CUR_RE" && [ "$(cursor_x)" -le 1 ] &&
+        [ "$($T display -p -t "$SESSION" "#{cursor_flag}")" = 1 ]'; then
+        ok "$1"
+    else
+        notok "$1" "cursor at x=$(cursor_x) on: $(cursor_line)"
+    fi
+}
+
+# expect_cursor_x DESCRIPTION X: ok when the cursor is in column X of the
+# status line (the line above the key-hint bar)
+expect_cursor_x() {
+    CUR_X=$2
+    if wait_until eval '[ "$(cursor_x)" = "$CUR_X" ] && cursor_line | grep -qE "^ /"'; then
+        ok "$1"
+    else
+        notok "$1" "cursor at x=$(cursor_x) on: $(cursor_line)"
+    fi
+}
+
 # quit KEY WHAT: presses KEY and checks the exit status and the tty modes
 quit() {
     keys "$1"
@@ -293,6 +324,13 @@ browse() {
     expect_wait "the hint bar shows the list keys $at" \
         line_is "$l" '^ Enter Open +/ Filter +s Sort +r Reverse +q Back'
     expect "the position is on the status line $at" 'row 1 of 943$'
+    keys j j j
+    expect_wait "j moves the selection $at" shows 'row 4 of 943'
+    expect_cursor "the terminal cursor sits on the selected row $at" '^ 4 +148 +2\.76 '
+    keys k
+    expect_wait "k moves it back up $at" shows 'row 3 of 943'
+    expect_cursor "the cursor follows the selection up $at" '^ 3 +24 +3\.38 '
+    keys g
     keys s
     expect_wait "s sorts by interactions, most first $at" \
         line_is 5 '^ 932 +841 '
@@ -340,7 +378,12 @@ browse() {
     expect_wait "Enter opens the item $at" shows 'The Quiet Truth (1974)  item 587'
     expect_wait "the item's rating distribution $at" shows_re 'Ratings  759 rated, mean 3\.[0-9]{2}'
     expect "five rating bars $at" '^ 5 [^0-9]+ [0-9]+ ' '^ 1 [^0-9]+ [0-9]+ '
-    expect "the users who interacted $at" 'Users who interacted' 'User +Rating +Date'
+    expect "the users who interacted $at" 'Users who interacted' 'User +Rating +Date +Interactions'
+    if [ "$c" -ge 120 ]; then
+        expect "each user with their numbers and attributes $at" \
+            'User +Rating +Date +Interactions +Mean +Attributes' \
+            ' [0-9]+ +[1-5] +[0-9]{4}-[0-9]{2}-[0-9]{2} +[0-9,]+ +[0-9]\.[0-9]{2}  [0-9]+, [FM]'
+    fi
     keys Enter
     expect_wait "Enter opens a user from the item's users $at" line_is 3 '^ User [0-9]+ '
     expect_wait "that user's history $at" shows 'History  newest first'
@@ -373,6 +416,40 @@ keys o
 wait_frame 24 'q Quit'
 quit q "q in ASCII mode after the user screen"
 
+# --- suspend and resume -------------------------------------------------------------------
+# recscope runs under an interactive shell with job control: ^Z stops it
+# and gives the prompt back with the terminal in its normal modes; fg
+# brings the screen back as it was, and keys still work.
+
+if command -v bash >/dev/null 2>&1; then
+    SESSION=suspend
+    $T new-session -d -s suspend -x 80 -y 24 \
+        "env -u RECSCOPE_ASCII -u NO_COLOR LANG=C.UTF-8 LC_ALL=C.UTF-8 PS1='PROMPT\$ ' bash --norc --noprofile -i"
+    wait_until shows 'PROMPT$'
+    keys "'$BIN' '$SDB'" Enter
+    wait_frame 24 'q Quit'
+    keys u j
+    wait_until shows 'row 2 of 943'
+    keys C-z
+    expect_wait "^Z stops recscope and the shell prompt is back" shows_re '^\[1\]\+ +Stopped'
+    keys "stty -a | tr ' ;' '\\n\\n' | grep -x -e '-*icanon' -e '-*echo' | tr '\\n' ' '; echo MODES" Enter
+    expect_wait "the suspended terminal is in canonical mode with echo" shows_re '^icanon echo MODES$'
+    resize 100 30 # the terminal changes size while recscope is stopped
+    keys fg Enter
+    expect_wait "fg redraws the screen at the new size" line_is 30 '^ Enter Open +/ Filter'
+    expect "fg brings back Users as it was" '^ recscope .* Users$' 'row 2 of 943$'
+    expect_cursor "after fg the cursor is on the selected row" '^ 2 +107 +3\.73 '
+    keys j
+    expect_wait "keys work after fg" shows 'row 3 of 943'
+    keys q q
+    wait_until hides 'row 3 of 943'
+    keys 'echo "AFTER rc=$?"' Enter
+    expect_wait "q after fg ends recscope with status 0" shows_re '^AFTER rc=0$'
+    $T kill-session -t suspend >/dev/null 2>&1
+else
+    echo "# suspend tests skipped: no bash for job control"
+fi
+
 # --- runs and background training ----------------------------------------------------------
 # On a copy of the sample data (no split yet): R opens Runs, n the form,
 # Enter trains MostPopular on a new default split r80 and the run appears
@@ -403,7 +480,7 @@ keys R
 expect_wait "R opens Runs" line_is 1 ' Runs$'
 expect "Runs is empty at first and says how to start" 'Runs  0 runs . NDCG@10 under the full-ranking protocol' \
     'No runs yet\. Press n to train a model\.'
-expect "the Runs hint bar" '^ Enter Job view +n New run +x Cancel training +q Back'
+expect "the Runs hint bar" '^ Enter Job view +n New run +x Cancel training +/ Filter +s Sort +r Reverse +Space Show in Compare'
 keys n
 expect_wait "n opens the new-run form" line_is 1 ' New run$'
 expect "the form starts on MostPopular with its parameters and defaults" \
@@ -430,6 +507,48 @@ if "$BIN" train "$RDB" --algo pop --split r80 --name other-proc -q >"$TMP/train.
 else
     notok "a run trained by another process appears on the timer" "$(cat "$TMP/train.log")"
 fi
+
+# the Runs list is the generic table: sort, reverse, filter, export
+keys s
+expect_wait "Runs: s sorts by run name" shows 'sorted by Run, ascending'
+expect "Runs: other-proc before pop-1 by name" '^ other-proc .*'
+if screen | grep -nE '^ (other-proc|pop-1) ' | head -1 | grep -q other-proc; then
+    ok "Runs: the name order puts other-proc first"
+else notok "Runs: the name order puts other-proc first" "$(screen)"; fi
+keys r
+expect_wait "Runs: r reverses the order" shows 'sorted by Run, descending'
+if screen | grep -nE '^ (other-proc|pop-1) ' | head -1 | grep -q pop-1; then
+    ok "Runs: reversed, pop-1 comes first"
+else notok "Runs: reversed, pop-1 comes first" "$(screen)"; fi
+keys / o t h e r
+expect_wait "Runs: / filters the runs as one types" shows 'row 1 of 1 match'
+check_hidden "Runs: the filter hides pop-1" ' pop-1 '
+expect_cursor_x "Runs: the cursor at the prompt's insertion point" 7
+keys Enter
+expect_wait "Runs: Enter applies the filter" shows 'filter: other'
+expect_cursor "Runs: the cursor on the only row left" '^ other-proc +pop +done'
+keys Escape
+expect_wait "Runs: Esc clears the filter" shows 'row 1 of 2'
+keys e C-u
+keys "$TMP/runs.md" Enter
+expect_wait "Runs: e exports the list" shows "2 rows written to $TMP/runs.md"
+if grep -q '^| Run | Algorithm | Status | Split | Device | Train s | NDCG@10 | Parameters |' \
+    "$TMP/runs.md" && grep -q '^| other-proc | pop | done | r80 |' "$TMP/runs.md"; then
+    ok "Runs: the export has every column and run"
+else
+    notok "Runs: the export has every column and run" "$(cat "$TMP/runs.md" 2>&1)"
+fi
+keys s s s s s s s s
+expect_wait "Runs: s cycles back to the order of creation" \
+    shows_re 'Runs  2 runs . NDCG@10 under the full-ranking protocol'
+keys G # the last row selected follows new runs
+expect_wait "Runs: G selects the last run" shows 'row 2 of 2'
+keys Space
+expect_wait "Runs: Space shows the run in Compare" shows 'Shown in Compare and on the model screens'
+expect "Runs: its details say so" '^ other-proc pop . cpu seed 42 .* shown in Compare'
+keys Space
+expect_wait "Runs: Space again takes it off" shows 'No longer shown on the model screens.'
+check_hidden "Runs: the details no longer say it is shown" 'shown in Compare'
 
 keys n
 wait_until line_is 1 ' New run$'
@@ -615,6 +734,29 @@ keys o
 wait_frame 40 'q Quit'
 quit q "q after the model screens"
 
+# The dataset and the runs load on a worker thread: a model screen shows a
+# "loading..." placeholder (or, on a fast machine, already its result) and
+# keys keep working meanwhile; Esc leaves a screen that is still loading.
+start loading 100 30 "$MDB"
+wait_frame 30 'q Quit'
+keys c
+expect_wait "loading: Compare opens at once, loading or loaded" \
+    shows_re 'loading the dataset|loading run|runs loaded|Compare  full protocol'
+keys Escape
+expect_wait "loading: Esc leaves Compare whatever it was doing" line_is 1 ' Overview$'
+keys i Enter
+expect_wait "loading: the item screen shows its similar items, loading or loaded" \
+    shows_re 'under knn-t \(itemknn\)'
+expect_wait "loading: the similar items arrive without a key" shows_re '^ +1  [A-Za-z]'
+keys j
+expect_wait "loading: keys work on the item screen" shows 'row 2 of'
+keys c
+expect_wait "loading: Compare gets its metrics once the runs are in" \
+    shows_re '^ ndcg@10 +0\.[0-9]{4} +0\.[0-9]{4}'
+keys o
+wait_frame 30 'q Quit'
+quit q "q after the loading checks"
+
 start models80 80 24 "$MDB"
 wait_frame 24 'q Quit'
 keys u
@@ -631,6 +773,102 @@ expect_width "models at 80x24: compare is no wider than 80 columns" 80
 keys o
 wait_frame 24 'q Quit'
 quit q "q after the model screens at 80x24"
+
+# --- every screen at one size ------------------------------------------------------------
+# tour DB COLS LINES LABEL: opens every screen in turn on DB (which has the
+# split r80 and the runs pop-t and knn-t; it gains a run pop-1) and checks
+# that each one draws its title, its key-hint bar on the last line, its
+# own marker texts, and nothing wider than the terminal; then that the
+# terminal shrunk to 60x15 says it is too small, and that growing it back
+# redraws the screen.
+
+# screen_ok DESC NAME MARKER...: the title names the screen, the frame is
+# whole (the hint bar on the last line), every marker is there, no line is
+# wider than the terminal
+screen_ok() {
+    desc=$1 name=$2
+    shift 2
+    if ! wait_until line_is 1 "^ recscope .* $name\$" || ! wait_until line_is "$tl" '^ [^ ]'; then
+        notok "$desc: the $name screen" "$(screen)"
+        return 0
+    fi
+    for m in "$@"; do
+        if ! wait_until shows_re "$m"; then
+            notok "$desc: the $name screen shows /$m/" "$(screen)"
+            return 0
+        fi
+    done
+    if [ "$(screen | LC_ALL=C.UTF-8 wc -L)" -le "$tc" ]; then
+        ok "$desc: the $name screen fits"
+    else
+        notok "$desc: the $name screen fits" "$(screen)"
+    fi
+}
+
+tour() {
+    tdb=$1 tc=$2 tl=$3 at="$4 at $2x$3"
+    start "tour$2$4" "$tc" "$tl" "$tdb"
+    screen_ok "$at" Overview 'Dataset' 'Interactions over time' '^ +[0-9]{4}-[0-9]{2}-[0-9]{2} +[0-9]{4}-'
+    keys u
+    screen_ok "$at" Users 'Users  943 users' 'row 1 of 943$'
+    keys Enter
+    screen_ok "$at" User 'History  newest first' 'Genre profile' 'knn-t \(itemknn\)' \
+        '  1[ *] [A-Za-z]'
+    keys Tab Tab Enter
+    screen_ok "$at" Explain '^ Why ' 'under knn-t \(itemknn\)' 'Contributions'
+    keys Escape w
+    screen_ok "$at" What-if 'from the training history of user' 'Profile  [0-9]+ items' \
+        ' 1  [A-Za-z]'
+    keys S
+    screen_ok "$at" What-if 'Runs shown \(up to 3\)' '\[x\] knn-t'
+    keys q q c
+    screen_ok "$at" Compare 'Compare  full protocol, K = 10' '^ ndcg@10 +0\.[0-9]{4} +0\.[0-9]{4}' \
+        'Wilcoxon p'
+    keys '?'
+    screen_ok "$at" Compare 'Help — Compare' 'press any key to close'
+    keys x i
+    screen_ok "$at" Items 'Items  1,682 items' 'row 1 of 1,682$'
+    keys Enter
+    screen_ok "$at" Item 'Ratings  [0-9]+ rated' 'Users who interacted' 'Similar items' \
+        'under knn-t \(itemknn\)'
+    keys R
+    screen_ok "$at" Runs 'Runs  2 runs' '^ pop-t +pop +done' '^ knn-t +itemknn +done'
+    keys n
+    screen_ok "$at" 'New run' '^ >algorithm +pop' '^  split +r80'
+    keys Enter
+    screen_ok "$at" Runs '^ pop-1 +pop +done'
+    expect_cursor "$at: the cursor on the new run" '^ pop-1 +pop +done'
+    keys Enter
+    screen_ok "$at" Job 'pop-1  pop . done'
+    keys q
+    resize 60 15
+    expect_wait "$at: 60x15 is too small" shows 'terminal too small'
+    expect "$at: the too-small screen says what is needed" 'need 80x24'
+    resize "$tc" "$tl"
+    screen_ok "$at, grown back," Runs '^ pop-1 +pop +done'
+    keys o
+    wait_frame "$tl" 'q Quit'
+    quit q "$at: q after the tour"
+}
+
+cp "$MDB" "$TMP/tour80.db" # copies: each tour adds a run
+tour "$TMP/tour80.db" 80 24 sample
+cp "$MDB" "$TMP/tour120.db"
+tour "$TMP/tour120.db" 120 40 sample
+if [ -n "${RECSCOPE_ML100K:-}" ] && [ -f "$RECSCOPE_ML100K/u.data" ]; then
+    MLDB=$TMP/ml100k.db
+    if "$BIN" import "$MLDB" "$RECSCOPE_ML100K" >"$TMP/ml.log" 2>&1 &&
+        "$BIN" split "$MLDB" --name r80 -q >>"$TMP/ml.log" 2>&1 &&
+        "$BIN" train "$MLDB" --algo pop --split r80 --name pop-t -q >>"$TMP/ml.log" 2>&1 &&
+        "$BIN" train "$MLDB" --algo itemknn --split r80 --name knn-t -q >>"$TMP/ml.log" 2>&1; then
+        ok "MovieLens-100K: imported with a split and two runs"
+        tour "$MLDB" 80 24 MovieLens-100K
+    else
+        notok "MovieLens-100K: imported with a split and two runs" "$(cat "$TMP/ml.log")"
+    fi
+else
+    echo "# MovieLens-100K tour skipped: set RECSCOPE_ML100K to its folder"
+fi
 
 # --- the settings file; a what-if user from a user's training history ------------
 XDG=$TMP/xdg

@@ -353,6 +353,30 @@ static int cmp_resolve(CompareScreen *cs)
     return 0;
 }
 
+/* Whether the compared runs (and the dataset) are loaded; while the
+ * worker loads them, draws what it is waiting for in r and returns 0. A
+ * run that cannot be loaded becomes the screen's error. */
+static int cmp_loaded(CompareScreen *cs, const TuiRect *r)
+{
+    RsErr err;
+    for (size_t j = 0; j < cs->n; j++) {
+        rs_err_clear(&err);
+        int rc = tui_models_load(cs->models, cs->run[j], &err);
+        if (rc == RS_OK)
+            continue;
+        tui_heading(r, 0, "Compare", NULL);
+        if (rc != TUI_MODELS_LOADING) {
+            snprintf(cs->err, sizeof cs->err, "%s", err.msg);
+            tui_put(r, 2, 0, COL_ERROR, cs->err);
+            return 0;
+        }
+        tui_printf(r, 2, 0, COL_DIM, "%s (%zu of %zu runs loaded)", err.msg, j, cs->n);
+        tui_put(r, 3, 0, COL_DIM, "keys work meanwhile; q or Esc goes back");
+        return 0;
+    }
+    return 1;
+}
+
 static void compare_draw(TuiScreen *s, const TuiRect *body)
 {
     CompareScreen *cs = (CompareScreen *)s;
@@ -369,6 +393,8 @@ static void compare_draw(TuiScreen *s, const TuiRect *body)
         tui_put(&r, 2, 0, COL_ERROR, "a compared run is gone");
         return;
     }
+    if (!cmp_loaded(cs, &r))
+        return;
     cmp_evaluate(cs);
     cmp_place_user(cs);
     const TuiRun *r0 = tui_models_run(cs->models, cs->run[0]);
@@ -533,6 +559,11 @@ static TuiIntent compare_key(TuiScreen *s, int action, int key)
         return tui_intent(TUI_INTENT_UNHANDLED);
     if (cs->exporting)
         return cmp_export_key(cs, action, key);
+    if (action == TUI_ACT_EXPORT && !cs->res[cs->ki][0]) {
+        snprintf(cs->msg, sizeof cs->msg, "nothing to export yet: the runs are loading");
+        cs->msg_error = 1;
+        return tui_intent(TUI_INTENT_REDRAW);
+    }
     if (action == TUI_ACT_EXPORT) {
         cs->exporting = 1;
         cs->msg[0] = '\0';
@@ -638,16 +669,12 @@ TuiScreen *tui_compare_new(Store *store, int64_t user_id)
         return &cs->base;
     }
     cs->same_split = 1;
-    for (size_t j = 0; j < cs->n; j++)
+    for (size_t j = 0; j < cs->n; j++) {
         cs->run_id[j] = tui_models_run(cs->models, cs->run[j])->id;
-    for (size_t j = 0; j < cs->n && !err.msg[0]; j++) {
-        tui_models_load(cs->models, cs->run[j], &err);
         cs->same_split &= tui_models_run(cs->models, cs->run[j])->split_id ==
                           tui_models_run(cs->models, cs->run[0])->split_id;
     }
-    if (err.msg[0])
-        snprintf(cs->err, sizeof cs->err, "%s", err.msg);
-    return &cs->base;
+    return &cs->base; /* the runs load in the background (cmp_loaded) */
 }
 
 /* --- the run selection overlay -------------------------------------------------------------- */

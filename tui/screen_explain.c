@@ -31,6 +31,8 @@ typedef struct ExplainScreen {
     size_t nprof;  /* profile size (user < 0) */
     RsExplanation e;
     int ok;
+    int pending;   /* the run is loading: explain_try again on the next draw */
+    uint32_t *prof; /* (nprof) the profile, when user < 0 */
     char err[RS_ERRLEN];
     size_t *order; /* (e.n) the contributions shown: scored ones, then the nearest */
     size_t nscored, nnear;
@@ -88,7 +90,7 @@ static void draw_head(const ExplainScreen *es, const TuiRect *r)
     tui_heading(r, 0, title, sc);
     tui_printf(r, 1, 0, COL_LABEL, "under %s (%s)", run ? run->name : "?", run ? run->algo : "?");
     if (!es->ok) {
-        tui_put(r, 3, 0, COL_ERROR, es->err);
+        tui_put(r, 3, 0, es->pending ? COL_DIM : COL_ERROR, es->err);
         return;
     }
     int x = tui_printf(r, 2, 0, COL_LABEL, "score ");
@@ -126,7 +128,7 @@ static void draw_line(const ExplainScreen *es, const TuiRect *r, int row, size_t
     contrib_label(es, c, label, sizeof label);
     if (line > es->nscored) {
         int x = tui_printf(r, row, 2, COL_VALUE, "%6.3f", c->similarity);
-        tui_put(r, row, x + 4, COL_DEFAULT, label);
+        tui_put_clip(r, row, x + 4, COL_DEFAULT, label);
         return;
     }
     double share = total > 0 ? fabs(c->value) / total : 0;
@@ -134,14 +136,23 @@ static void draw_line(const ExplainScreen *es, const TuiRect *r, int row, size_t
     x += tui_printf(r, row, x, COL_LABEL, " %5.1f%% ", share * 100);
     tui_hbar(r, row, x, bw, share, c->value < 0 ? COL_BAR_ALT : COL_BAR, COL_TRACK);
     x += bw + 1;
-    x += tui_put(r, row, x, COL_DEFAULT, label);
+    char sim[32] = "";
     if (!isnan(c->similarity))
-        tui_printf(r, row, x, COL_DIM, "  (sim %.3f)", c->similarity);
+        snprintf(sim, sizeof sim, "  (sim %.3f)", c->similarity);
+    if (x + tui_text_width(label) + tui_text_width(sim) > r->w)
+        sim[0] = '\0'; /* narrow: the label first */
+    x += tui_put_clip(r, row, x, COL_DEFAULT, label);
+    if (sim[0])
+        tui_put(r, row, x, COL_DIM, sim);
 }
+
+static void explain_try(ExplainScreen *es);
 
 static void explain_draw(TuiScreen *s, const TuiRect *body)
 {
     ExplainScreen *es = (ExplainScreen *)s;
+    if (es->pending)
+        explain_try(es);
     int pad = body->h > 16;
     TuiRect head = { body->y + pad, body->x + 1, 5, body->w - 2 };
     draw_head(es, &head);
@@ -188,6 +199,7 @@ static void explain_free(TuiScreen *s)
     if (es) {
         rs_explanation_done(&es->e);
         free(es->order);
+        free(es->prof);
         free(es);
     }
 }
@@ -246,11 +258,32 @@ TuiScreen *tui_explain_new(Store *store, int64_t run_id, long user, const uint32
     es->item = item;
     es->nprof = n;
     rs_explanation_init(&es->e);
-    if (!es->models || es->run < 0 || !tui_models_dataset(es->models, &err))
-        snprintf(es->err, sizeof es->err, "%s", err.msg[0] ? err.msg : "no such run");
-    else if (explain_make(es, items, n, &err))
+    if (n && !(es->prof = malloc(n * sizeof *es->prof))) {
+        free(es);
+        return NULL;
+    }
+    if (n)
+        memcpy(es->prof, items, n * sizeof *es->prof);
+    if (!es->models || es->run < 0)
+        snprintf(es->err, sizeof es->err, "no such run");
+    else
+        explain_try(es);
+    return &es->base;
+}
+
+/* Explains once the run is loaded; until then says it is loading. */
+static void explain_try(ExplainScreen *es)
+{
+    RsErr err;
+    rs_err_clear(&err);
+    es->run = tui_models_find(es->models, es->run_id); /* the list may have been re-read */
+    int rc = es->run < 0 ? rs_err_set(&err, RS_ENOTFOUND, "the run is gone")
+                         : tui_models_load(es->models, (size_t)es->run, &err);
+    es->pending = rc == TUI_MODELS_LOADING;
+    if (es->pending)
+        snprintf(es->err, sizeof es->err, "%s", err.msg);
+    else if (rc || explain_make(es, es->prof, es->nprof, &err))
         snprintf(es->err, sizeof es->err, "%s", err.msg[0] ? err.msg : "cannot explain");
     else
         es->ok = 1;
-    return &es->base;
 }

@@ -43,12 +43,16 @@ typedef struct ItemScreen {
     TuiRecList sim[TUI_MODELS_MAXSEL];
 } ItemScreen;
 
-enum { U_USER, U_RATING, U_DATE, U_N, U_NCOLS };
+/* The user, the rating and date of this interaction, then the user's own
+ * numbers and attributes as room allows. */
+enum { U_USER, U_RATING, U_DATE, U_N, U_MEAN, U_ATTRS, U_NCOLS };
 static const TuiColumn users_cols[U_NCOLS] = {
-    [U_USER] = { .title = "User", .min_w = 6, .max_w = 16 },
+    [U_USER] = { .title = "User", .min_w = 6, .max_w = 12 },
     [U_RATING] = { .title = "Rating", .min_w = 6, .max_w = 6, .right = 1 },
     [U_DATE] = { .title = "Date", .min_w = 10, .max_w = 10 },
     [U_N] = { .title = "Interactions", .min_w = 12, .max_w = 12, .right = 1, .prio = 1 },
+    [U_MEAN] = { .title = "Mean", .min_w = 5, .max_w = 5, .right = 1, .prio = 2 },
+    [U_ATTRS] = { .title = "Attributes", .min_w = 12, .prio = 3 },
 };
 
 static const TuiKey item_keys[] = {
@@ -62,6 +66,19 @@ static const TuiKey item_keys[] = {
 
 static const TuiKeyTable *const item_shared[] = { &tui_table_keys, &tui_export_keys, &tui_nav_keys,
                                                    NULL };
+
+/* "25, F, scientist", leaving out what is unknown. */
+static void fmt_attrs(char *buf, size_t n, const BrowseItemUser *u)
+{
+    const char *parts[2] = { u->gender, u->occupation };
+    size_t o = 0;
+    buf[0] = '\0';
+    if (u->age >= 0)
+        o += (size_t)snprintf(buf, n, "%d", u->age);
+    for (int k = 0; k < 2 && o < n; k++)
+        if (parts[k][0])
+            o += (size_t)snprintf(buf + o, n - o, "%s%s", o ? ", " : "", parts[k]);
+}
 
 static int users_fetch(void *ctx, const TuiTableRow *anchor, int dir, const char *filter,
                        TuiTableRow *rows, int max, int64_t *total, RsErr *err)
@@ -88,6 +105,8 @@ static int users_fetch(void *ctx, const TuiTableRow *anchor, int dir, const char
         tui_fmt_num(row->cell[U_RATING], TUI_TABLE_CELL, u[k].rating, 6);
         tui_fmt_day(row->cell[U_DATE], TUI_TABLE_CELL, u[k].ts);
         tui_fmt_int(row->cell[U_N], TUI_TABLE_CELL, u[k].user_n);
+        tui_fmt_mean(row->cell[U_MEAN], TUI_TABLE_CELL, u[k].user_mean);
+        fmt_attrs(row->cell[U_ATTRS], TUI_TABLE_CELL, &u[k]);
     }
     free(u);
     return rc ? rc : (int)n;
@@ -151,10 +170,14 @@ static void draw_head(const ItemScreen *is)
         tui_put(r, 1, 0, COL_ERROR, is->err);
         return;
     }
-    if (it->year)
-        snprintf(title, sizeof title, "%s (%d)", it->title[0] ? it->title : it->ext_id, it->year);
-    else
-        snprintf(title, sizeof title, "%s", it->title[0] ? it->title : it->ext_id);
+    char year[24] = "";
+    const char *name = it->title[0] ? it->title : it->ext_id;
+    if (it->year) /* MovieLens titles carry their year already: "Star Wars (1977)" */
+        snprintf(year, sizeof year, " (%d)", it->year);
+    size_t nl = strlen(name), yl = strlen(year);
+    if (yl && nl >= yl - 1 && !strcmp(name + nl - (yl - 1), year + 1))
+        year[0] = '\0';
+    snprintf(title, sizeof title, "%s%s", name, year);
     snprintf(detail, sizeof detail, "item %s", it->ext_id);
     tui_heading(r, 0, title, detail);
     tui_fmt_list(genres, sizeof genres, it->genres[0] ? it->genres : "no genres");
@@ -216,9 +239,11 @@ static void similar_make(ItemScreen *is)
     is->nsim = tui_models_selected(is->models, idx, TUI_MODELS_MAXSEL);
     is->sim_made = 1;
     is->sim_gen = tui_models_gen(is->models);
-    long i = tui_models_dataset(is->models, NULL) ? tui_models_item(is->models, is->id) : -1;
+    long i = tui_models_ready(is->models) ? tui_models_item(is->models, is->id) : -1;
     for (size_t j = 0; j < is->nsim; j++) {
-        if (i >= 0) {
+        if (!tui_models_ready(is->models)) { /* "loading...": made again once it is */
+            tui_models_placeholder(is->models, idx[j], &is->sim[j]);
+        } else if (i >= 0) {
             tui_models_similar(is->models, idx[j], (uint32_t)i, ITEM_SIM_K, &is->sim[j]);
         } else {
             memset(&is->sim[j], 0, sizeof is->sim[j]);

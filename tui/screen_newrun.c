@@ -181,9 +181,10 @@ static void form_line(FormScreen *f, int row, int k, const char *label, const ch
     snprintf(shown, sizeof shown, "%s%s", value, sel ? tui_glyphs()->cursor : "");
     tui_put(a, row, 18, sel ? COL_SELECTED : COL_VALUE, shown);
     if (note)
-        tui_put(a, row, 20 + FORM_VAL / 4 + 4, sel ? COL_SELECTED : COL_DIM, note);
-    if (sel)
-        move(a->y + row, a->x);
+        tui_put_clip(a, row, 20 + FORM_VAL / 4 + 4, sel ? COL_SELECTED : COL_DIM, note);
+    if (sel) /* the insertion point of the field being typed into */
+        tui_cursor_want(a->y + row, a->x + 18 + tui_text_width(value) < a->x + a->w
+                                        ? a->x + 18 + tui_text_width(value) : a->x);
 }
 
 static void form_draw(TuiScreen *s, const TuiRect *body)

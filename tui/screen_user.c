@@ -258,8 +258,13 @@ static void recs_make(UserScreen *us)
     rc->made = 1;
     rc->gen = tui_models_gen(rc->models);
     rc->u = -1;
-    if (rc->nl == 0 || !tui_models_dataset(rc->models, NULL))
+    if (rc->nl == 0)
         return;
+    if (!tui_models_ready(rc->models)) { /* "loading...": made again once it is */
+        for (size_t j = 0; j < rc->nl; j++)
+            tui_models_placeholder(rc->models, idx[j], &rc->lists[j]);
+        return;
+    }
     rc->u = tui_models_user(rc->models, us->id);
     for (size_t j = 0; j < rc->nl; j++) {
         if (rc->u < 0) {

@@ -41,6 +41,8 @@ typedef struct WhatifScreen {
     Store *store; /* not owned */
     TuiModels *models;
     char origin[160];         /* "user 12" or "nobody" */
+    int64_t from_user;        /* database id of the user to start from once loaded; -1 none */
+    int search_stale;         /* the search ran before the dataset was loaded */
     uint32_t items[WI_MAXITEMS];
     uint8_t on[WI_MAXITEMS];
     size_t n;
@@ -109,6 +111,13 @@ static void lists_make(WhatifScreen *ws)
     if (!ws->models || (!ws->dirty && ws->gen == tui_models_gen(ws->models)))
         return;
     size_t idx[TUI_MODELS_MAXSEL], np = 0;
+    if (!tui_models_ready(ws->models) || ws->from_user >= 0) { /* made again once loaded */
+        ws->nl = tui_models_selected(ws->models, idx, TUI_MODELS_MAXSEL);
+        for (size_t j = 0; j < ws->nl; j++)
+            tui_models_placeholder(ws->models, idx[j], &ws->lists[j]);
+        ws->gen = tui_models_gen(ws->models);
+        return;
+    }
     uint32_t *on = malloc((ws->n ? ws->n : 1) * sizeof *on);
     for (size_t k = 0; on && k < ws->n; k++)
         if (ws->on[k])
@@ -135,6 +144,18 @@ static void search_run(WhatifScreen *ws)
     ws->msg[0] = '\0';
     if (!ws->query[0])
         return;
+    if (!ws->models)
+        return;
+    ws->search_stale = !tui_models_dataset(ws->models, &err);
+    if (ws->search_stale && err.code != TUI_MODELS_LOADING) {
+        ws->search_stale = 0;
+        snprintf(ws->msg, sizeof ws->msg, "%s", err.msg);
+        return;
+    }
+    if (ws->search_stale) { /* searched again once the dataset is in */
+        snprintf(ws->msg, sizeof ws->msg, "loading the dataset...");
+        return;
+    }
     if (store_items(ws->store, ws->query, WI_MATCHES, &rows, &n, &err)) {
         snprintf(ws->msg, sizeof ws->msg, "%s", err.msg);
         return;
@@ -181,8 +202,8 @@ static void draw_profile(WhatifScreen *ws, const TuiRect *r)
         if (sel)
             tui_fill(r, row + 1, COL_SELECTED);
         int x = tui_put(r, row + 1, 0, sel ? COL_SELECTED : COL_VALUE, ws->on[k] ? "[x] " : "[ ] ");
-        tui_put(r, row + 1, x, sel ? COL_SELECTED : ws->on[k] ? COL_DEFAULT : COL_DIM,
-                tui_models_item_label(ws->models, ws->items[k]));
+        tui_put_clip(r, row + 1, x, sel ? COL_SELECTED : ws->on[k] ? COL_DEFAULT : COL_DIM,
+                     tui_models_item_label(ws->models, ws->items[k]));
     }
 }
 
@@ -213,7 +234,9 @@ static void draw_search(WhatifScreen *ws, const TuiRect *r)
 static void draw_recs(WhatifScreen *ws, const TuiRect *r)
 {
     tui_put(r, 0, 0, ws->focus == WI_RECS ? COL_HEADER : COL_LABEL, "Recommendations");
-    tui_printf(r, 0, 17, COL_DIM, "top %zu%s, fold-in, no retraining", ws->K, ws->kmsg);
+    char about[200];
+    snprintf(about, sizeof about, "top %zu%s, fold-in, no retraining", ws->K, ws->kmsg);
+    tui_put_clip(r, 0, 17, COL_DIM, about);
     if (!ws->models) {
         tui_put(r, 2, 0, COL_DIM, "no finished run yet");
         return;
@@ -237,9 +260,34 @@ static void draw_recs(WhatifScreen *ws, const TuiRect *r)
     }
 }
 
+static void whatif_from_user(WhatifScreen *ws, const RsDataset *d, uint32_t u);
+
+/* What waited for the dataset or a run: the user to start from, the
+ * search typed meanwhile. */
+static void whatif_resolve(WhatifScreen *ws)
+{
+    if (ws->from_user >= 0) {
+        const RsDataset *d = tui_models_dataset(ws->models, NULL);
+        long u = d ? tui_models_user(ws->models, ws->from_user) : -1;
+        if (d && u < 0) {
+            ws->from_user = -1;
+            snprintf(ws->origin, sizeof ws->origin, "from nobody (user not in the dataset)");
+        } else if (d) {
+            whatif_from_user(ws, d, (uint32_t)u);
+        } else if (!tui_models_loading(ws->models)) {
+            ws->from_user = -1; /* the dataset cannot be loaded: the lists say why */
+            snprintf(ws->origin, sizeof ws->origin, "from nobody");
+        }
+    }
+    if (ws->search_stale && !tui_models_loading(ws->models))
+        search_run(ws);
+}
+
 static void whatif_draw(TuiScreen *s, const TuiRect *body)
 {
     WhatifScreen *ws = (WhatifScreen *)s;
+    if (ws->models)
+        whatif_resolve(ws);
     int pad = body->h > 16, w = body->w - 2;
     TuiRect head = { body->y + pad, body->x + 1, 1, w };
     tui_heading(&head, 0, "What-if user", ws->origin);
@@ -451,7 +499,12 @@ static void whatif_from_user(WhatifScreen *ws, const RsDataset *d, uint32_t u)
     const char *split;
     RsErr err;
     rs_err_clear(&err);
-    if (tui_models_train_part(ws->models, &train, &split, &err)) {
+    int rc = tui_models_train_part(ws->models, &train, &split, &err);
+    if (rc == TUI_MODELS_LOADING)
+        return; /* again on the next draw */
+    ws->from_user = -1;
+    ws->dirty = 1;
+    if (rc) {
         snprintf(ws->origin, sizeof ws->origin, "from nobody (user %.60s: %.60s)",
                  d->cat->user_ext[u], err.msg);
         return;
@@ -481,9 +534,8 @@ TuiScreen *tui_whatif_new(Store *store, int64_t user_id)
         if (tui_models_nruns(ws->models) == 0)
             ws->models = NULL;
     }
-    const RsDataset *d = ws->models ? tui_models_dataset(ws->models, NULL) : NULL;
-    long u = d && user_id >= 0 ? tui_models_user(ws->models, user_id) : -1;
-    if (u >= 0)
-        whatif_from_user(ws, d, (uint32_t)u);
+    ws->from_user = ws->models ? user_id : -1;
+    if (ws->from_user >= 0)
+        snprintf(ws->origin, sizeof ws->origin, "loading the user's training history...");
     return &ws->base;
 }

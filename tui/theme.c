@@ -365,6 +365,18 @@ int tui_put(const TuiRect *r, int row, int col, TuiElem e, const char *text)
     return cols;
 }
 
+int tui_put_clip(const TuiRect *r, int row, int col, TuiElem e, const char *text)
+{
+    char buf[1024];
+    int room = r->w - col;
+    if (room > 1 && tui_text_width(text) > room) {
+        tui_text_fit(buf, sizeof buf - 8, text, room - 1, tui_utf8());
+        snprintf(buf + strlen(buf), 8, "%s", tui_glyphs()->ellipsis);
+        text = buf;
+    }
+    return tui_put(r, row, col, e, text);
+}
+
 int tui_put_right(const TuiRect *r, int row, int right, TuiElem e, const char *text)
 {
     int w = tui_text_width(text);
@@ -388,6 +400,32 @@ void tui_fill(const TuiRect *r, int row, TuiElem e)
         return;
     set_elem(e);
     mvhline(r->y + row, r->x, ' ' | (chtype) tui_attr(e), r->w);
+    if (e == COL_SELECTED)
+        tui_cursor_want(r->y + row, r->x);
+}
+
+/* --- the terminal cursor ------------------------------------------------------- */
+
+static int cursor_y = -1, cursor_x = -1;
+
+void tui_cursor_reset(void)
+{
+    cursor_y = cursor_x = -1;
+}
+
+void tui_cursor_want(int y, int x)
+{
+    cursor_y = y;
+    cursor_x = x;
+}
+
+int tui_cursor_get(int *y, int *x)
+{
+    if (cursor_y < 0 || cursor_x < 0)
+        return 0;
+    *y = cursor_y;
+    *x = cursor_x;
+    return 1;
 }
 
 void tui_clear(const TuiRect *r)

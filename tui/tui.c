@@ -8,7 +8,8 @@
  * asked for a timer, so an idle TUI uses no CPU. Job news redraws at most
  * four times a second (the status indicator in the title bar, the job
  * view); a run row that a job created or ended makes every screen's tick
- * hook re-list. A key becomes an intent through tui_dispatch_key(); the
+ * hook re-list; so does the end of a load of the model screens' dataset
+ * or a run (tui_models.h), which the loop also polls for. A key becomes an intent through tui_dispatch_key(); the
  * loop alone acts on intents and draws. A GOTO intent (the o, u and i keys) goes back down the stack to
  * the nearest screen of its kind, or opens one, so the stack stays short
  * however long the analyst browses. SIGINT, SIGTERM and SIGHUP interrupt
@@ -152,6 +153,21 @@ static void draw_too_small(const Tui *t)
     tui_put(&all, row + 1, nw < all.w ? (all.w - nw) / 2 : 0, COL_DIM, need);
 }
 
+/* The terminal cursor, moved last: on the selected row or at a prompt
+ * when the top screen asked for it (tui_cursor_want), else parked at the
+ * start of the body's first row (the screen's heading), or on the "too
+ * small" message. */
+static void place_cursor(const Tui *t)
+{
+    int y, x;
+    if (t->lay.too_small || !tui_cursor_get(&y, &x) || y >= t->lay.lines || x >= t->lay.cols) {
+        y = t->lay.too_small ? (t->lay.lines / 2 - 1 > 0 ? t->lay.lines / 2 - 1 : 0)
+                             : t->lay.body.y;
+        x = 0;
+    }
+    move(y, x);
+}
+
 static void tui_draw(Tui *t)
 {
     erase();
@@ -161,12 +177,15 @@ static void tui_draw(Tui *t)
         int from = t->depth - 1;
         while (from > 0 && t->stack[from]->cls->overlay)
             from--;
-        for (int i = from; i < t->depth; i++)
+        for (int i = from; i < t->depth; i++) {
+            tui_cursor_reset(); /* an overlay's cursor, or none, hides the one beneath */
             t->stack[i]->cls->draw(t->stack[i], &t->lay.body);
+        }
         draw_title(t);
         draw_hints(t);
     }
     attrset(A_NORMAL);
+    place_cursor(t);
     refresh();
     t->last_draw = rs_now();
     t->draw_pending = 0;
@@ -363,7 +382,7 @@ static int term_start(Tui *t)
     noecho();
     nonl();
     keypad(stdscr, TRUE);
-    curs_set(0);
+    curs_set(1); /* on the selected row: screen readers follow it */
     if (!getenv("ESCDELAY"))
         set_escdelay(25);
     term_setup_look();
@@ -417,6 +436,17 @@ static void tui_background(Tui *t, int news)
         tui_draw(t);
 }
 
+/* The model loader finished (tui_models.h): every screen re-reads the run
+ * list (its tick), and the screens shown make their lists again as they
+ * are drawn. */
+static void tui_models_loaded(Tui *t)
+{
+    for (int i = 0; i < t->depth; i++)
+        if (t->stack[i]->cls->tick)
+            t->stack[i]->cls->tick(t->stack[i]);
+    tui_draw(t);
+}
+
 /* How long poll() may sleep: -1 (for ever) unless a timer or a throttled
  * redraw is due. */
 static int tui_wait_ms(const Tui *t)
@@ -460,14 +490,17 @@ static void tui_loop(Tui *t)
     tick_arm(t, rs_now());
     timeout(0);
     while (!tui_signalled && empty_wakes < 100) {
-        struct pollfd pfd[2] = { { STDIN_FILENO, POLLIN, 0 },
-                                 { t->jobs ? tui_jobs_fd(t->jobs) : -1, POLLIN, 0 } };
-        int n = poll(pfd, 2, tui_wait_ms(t));
+        struct pollfd pfd[3] = { { STDIN_FILENO, POLLIN, 0 },
+                                 { t->jobs ? tui_jobs_fd(t->jobs) : -1, POLLIN, 0 },
+                                 { tui_models_fd(tui_models_current()), POLLIN, 0 } };
+        int n = poll(pfd, 3, tui_wait_ms(t));
         if (n < 0 && errno != EINTR)
             break;
         int news = n > 0 && (pfd[1].revents & POLLIN);
         if (news)
             tui_jobs_drain(t->jobs);
+        if (n > 0 && (pfd[2].revents & POLLIN) && tui_models_drain(tui_models_current()))
+            tui_models_loaded(t);
         int keys = 0;
         for (int ch; (ch = getch()) != ERR; keys++)
             if (tui_key(t, ch))

@@ -1,13 +1,29 @@
 /*
  * tui_models.c - the TUI's lazily loaded dataset, split parts, models and
  * run selection (see tui_models.h for the design).
+ *
+ * The loader. One worker thread at a time reads what a screen asked for on
+ * its own read-only connection to the database: the dataset (unless the
+ * cache has it: then the worker only reads it, and nothing writes a loaded
+ * dataset), a split's train and test parts, a run's model. It builds them
+ * into the Loader's result fields, which the UI thread alone reads, after
+ * the worker has said it is done by writing a byte to the self-pipe and
+ * after pthread_join. tui_models_drain() moves the results into the cache
+ * (matching the run by id: the run list may have been re-read meanwhile)
+ * and bumps the generation, so that the screens make their lists again;
+ * the next missing piece is asked for by the screen that still lacks it.
  */
 #include "tui_models.h"
 
 #include <curses.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "persist.h"
 #include "split.h"
@@ -20,8 +36,30 @@ typedef struct TuiSplit {
     RsMatrix *train, *test;
 } TuiSplit;
 
+/* One request to the worker, and what it made. The request fields are set
+ * before the thread starts; the results are read after it is joined. */
+typedef struct Loader {
+    pthread_t thread;
+    int busy;                 /* a thread was started and not joined yet */
+    int fds[2];               /* the self-pipe: the worker writes one byte when done */
+    char db[4096];            /* the database file */
+    const RsDataset *d_in;    /* the cache's dataset, read-only; NULL: load one */
+    int64_t run_id;           /* the run to load; -1: only the dataset */
+    char run_name[128], split_name[128];
+    int64_t split_id;
+    int need_split;           /* the cache has no parts of that split yet */
+    /* results */
+    RsDataset *d;             /* loaded when d_in was NULL */
+    int d_rc;
+    RsMatrix *train, *test;
+    RsModel *model;
+    int run_rc;
+    char err[RS_ERRLEN];
+} Loader;
+
 struct TuiModels {
     Store *store; /* not owned */
+    Loader ld;
     RsDataset *d;
     int d_failed;
     char d_err[RS_ERRLEN];
@@ -37,11 +75,20 @@ struct TuiModels {
 
 static TuiModels *the_cache;
 
+static void loader_join(TuiModels *m);
+static void loader_discard(Loader *ld);
+
 static void models_free(void)
 {
     TuiModels *m = the_cache;
     if (!m)
         return;
+    loader_join(m); /* a load in flight: wait for it (it cannot be interrupted) */
+    loader_discard(&m->ld);
+    if (m->ld.fds[0] >= 0) {
+        close(m->ld.fds[0]);
+        close(m->ld.fds[1]);
+    }
     for (size_t k = 0; k < m->nruns; k++)
         model_free(m->runs[k].model);
     free(m->runs);
@@ -62,6 +109,15 @@ TuiModels *tui_models_for(Store *store)
     if (!m)
         return NULL;
     m->store = store;
+    m->ld.fds[0] = m->ld.fds[1] = -1;
+    if (pipe(m->ld.fds) != 0) {
+        m->ld.fds[0] = m->ld.fds[1] = -1;
+    } else {
+        for (int k = 0; k < 2; k++) {
+            fcntl(m->ld.fds[k], F_SETFL, fcntl(m->ld.fds[k], F_GETFL) | O_NONBLOCK);
+            fcntl(m->ld.fds[k], F_SETFD, FD_CLOEXEC);
+        }
+    }
     the_cache = m;
     atexit(models_free);
     tui_models_refresh(m, NULL);
@@ -205,61 +261,198 @@ unsigned tui_models_gen(const TuiModels *m)
     return m ? m->gen : 0;
 }
 
-/* --- loading -------------------------------------------------------------------------------- */
+/* --- loading ----------------------------------------------------------------------------- */
 
 int tui_models_ready(const TuiModels *m)
 {
     return m && m->d;
 }
 
+int tui_models_loading(const TuiModels *m)
+{
+    return m && m->ld.busy;
+}
+
+/* Reads split name's train and test parts of d from s into sp. */
+static int split_read(Store *s, const RsDataset *d, const char *name, TuiSplit *sp, RsErr *err)
+{
+    const RsMatrix *all = d->all;
+    uint8_t *part = malloc(all->NNZ ? all->NNZ : 1);
+    StoreSplitInfo info;
+    int rc = part ? store_split_load(s, name, d, part, &info, err)
+                  : rs_err_set(err, RS_ENOMEM, "out of memory");
+    if (!rc && info.folds)
+        rc = rs_err_set(err, RS_EUSAGE, "split \"%s\" is a cross-validation split", name);
+    if (!rc)
+        rc = rs_matrix_select(all, part, SPLIT_TRAIN, &sp->train, err);
+    if (!rc)
+        rc = rs_matrix_select(all, part, SPLIT_TEST, &sp->test, err);
+    free(part);
+    if (rc) {
+        rs_matrix_free(sp->train);
+        rs_matrix_free(sp->test);
+        sp->train = sp->test = NULL;
+    }
+    return rc;
+}
+
+/* The worker: the dataset, then the run's split and model, on its own
+ * connection. Touches only its Loader's request and result fields. */
+static void *loader_main(void *arg)
+{
+    Loader *ld = arg;
+    Store *s = NULL;
+    RsErr e;
+    rs_err_clear(&e);
+    const RsDataset *d = ld->d_in;
+    ld->d_rc = ld->run_rc = store_open(&s, ld->db, STORE_OPEN_READONLY, &e);
+    if (!ld->d_rc && !d) {
+        ld->d_rc = store_load_dataset(s, &ld->d, &e);
+        if (ld->d_rc)
+            ld->d = NULL;
+        d = ld->d;
+        ld->run_rc = ld->d_rc;
+    }
+    if (d && ld->run_id >= 0) {
+        StoreRun sr;
+        memset(&sr, 0, sizeof sr);
+        TuiSplit sp = { ld->split_id, NULL, NULL };
+        int rc = ld->need_split ? split_read(s, d, ld->split_name, &sp, &e) : RS_OK;
+        if (!rc)
+            rc = store_run_get(s, ld->run_name, 1, &sr, &e);
+        if (!rc && !sr.model)
+            rc = rs_err_set(&e, RS_EUSAGE, "run %s has no model", ld->run_name);
+        if (!rc)
+            rc = model_load(sr.model, sr.model_len, d->all->U, d->all->I, &ld->model, &e);
+        if (rc)
+            ld->model = NULL;
+        store_run_done(&sr);
+        ld->train = sp.train;
+        ld->test = sp.test;
+        ld->run_rc = rc;
+    }
+    snprintf(ld->err, sizeof ld->err, "%s", e.msg[0] ? e.msg : "cannot load");
+    store_close(s);
+    if (ld->fds[1] >= 0) {
+        ssize_t w;
+        do
+            w = write(ld->fds[1], "x", 1);
+        while (w < 0 && errno == EINTR);
+    }
+    return NULL;
+}
+
+/* Frees results that were not moved into the cache. */
+static void loader_discard(Loader *ld)
+{
+    rs_dataset_free(ld->d);
+    rs_matrix_free(ld->train);
+    rs_matrix_free(ld->test);
+    model_free(ld->model);
+    ld->d = NULL;
+    ld->train = ld->test = NULL;
+    ld->model = NULL;
+}
+
+static void loader_join(TuiModels *m)
+{
+    if (m->ld.busy) {
+        pthread_join(m->ld.thread, NULL);
+        m->ld.busy = 0;
+    }
+}
+
+static TuiSplit *split_find(TuiModels *m, int64_t split_id)
+{
+    for (size_t k = 0; k < m->nsplits; k++)
+        if (m->splits[k].id == split_id)
+            return &m->splits[k];
+    return NULL;
+}
+
+/* Starts the worker for the dataset and, when r is not NULL, run r.
+ * Returns TUI_MODELS_LOADING, or an error when the thread cannot start. */
+static int loader_start(TuiModels *m, const TuiRun *r, RsErr *err)
+{
+    Loader *ld = &m->ld;
+    if (ld->busy)
+        return rs_err_set(err, TUI_MODELS_LOADING, "loading...");
+    if (m->nsplits == TUI_MODELS_MAXSPLITS && r && !split_find(m, r->split_id))
+        return rs_err_set(err, RS_EUSAGE, "too many splits in use");
+    snprintf(ld->db, sizeof ld->db, "%s", store_path(m->store));
+    ld->d_in = m->d;
+    ld->run_id = r ? r->id : -1;
+    snprintf(ld->run_name, sizeof ld->run_name, "%s", r ? r->name : "");
+    snprintf(ld->split_name, sizeof ld->split_name, "%s", r ? r->split : "");
+    ld->split_id = r ? r->split_id : -1;
+    ld->need_split = r && !split_find(m, r->split_id);
+    ld->d = NULL;
+    ld->train = ld->test = NULL;
+    ld->model = NULL;
+    ld->err[0] = '\0';
+    if (pthread_create(&ld->thread, NULL, loader_main, ld) != 0)
+        return rs_err_set(err, RS_ENOMEM, "cannot start the loading thread");
+    ld->busy = 1;
+    return rs_err_set(err, TUI_MODELS_LOADING, "loading...");
+}
+
+int tui_models_fd(const TuiModels *m)
+{
+    return m && m->ld.busy ? m->ld.fds[0] : -1;
+}
+
+int tui_models_drain(TuiModels *m)
+{
+    Loader *ld = m ? &m->ld : NULL;
+    char buf[16];
+    if (!ld || !ld->busy)
+        return 0;
+    if (read(ld->fds[0], buf, sizeof buf) <= 0)
+        return 0; /* not finished yet */
+    loader_join(m);
+    if (!m->d && ld->d) {
+        m->d = ld->d;
+        ld->d = NULL;
+    } else if (!m->d && ld->d_rc) {
+        m->d_failed = 1;
+        snprintf(m->d_err, sizeof m->d_err, "%s", ld->err);
+    }
+    if (ld->train && ld->test && !split_find(m, ld->split_id) &&
+        m->nsplits < TUI_MODELS_MAXSPLITS) {
+        m->splits[m->nsplits++] = (TuiSplit) { ld->split_id, ld->train, ld->test };
+        ld->train = ld->test = NULL;
+    }
+    long k = ld->run_id >= 0 && m->d ? tui_models_find(m, ld->run_id) : -1;
+    TuiRun *r = k >= 0 ? &m->runs[k] : NULL;
+    const TuiSplit *sp = r ? split_find(m, r->split_id) : NULL;
+    if (r && !r->model && !ld->run_rc && ld->model && sp) {
+        r->model = ld->model;
+        ld->model = NULL;
+        r->train = sp->train;
+        r->test = sp->test;
+    } else if (r && !r->model && ld->run_rc) {
+        r->failed = 1;
+        snprintf(r->err, sizeof r->err, "%s", ld->err);
+    }
+    loader_discard(ld);
+    m->gen++;
+    return 1;
+}
+
 const RsDataset *tui_models_dataset(TuiModels *m, RsErr *err)
 {
     if (!m)
         return NULL;
-    if (!m->d && !m->d_failed) {
-        tui_models_notice("Loading the dataset (once)...");
-        RsErr e;
-        rs_err_clear(&e);
-        if (store_load_dataset(m->store, &m->d, &e)) {
-            m->d = NULL;
-            m->d_failed = 1;
-            snprintf(m->d_err, sizeof m->d_err, "%s", e.msg);
-        }
-    }
-    if (!m->d)
+    if (m->d)
+        return m->d;
+    if (m->d_failed) {
         rs_err_set(err, RS_EIO, "%s", m->d_err[0] ? m->d_err : "cannot load the dataset");
-    return m->d;
-}
-
-static TuiSplit *split_get(TuiModels *m, const TuiRun *r, RsErr *err)
-{
-    for (size_t k = 0; k < m->nsplits; k++)
-        if (m->splits[k].id == r->split_id)
-            return &m->splits[k];
-    if (m->nsplits == TUI_MODELS_MAXSPLITS) {
-        rs_err_set(err, RS_EUSAGE, "too many splits in use");
         return NULL;
     }
-    const RsMatrix *all = m->d->all;
-    uint8_t *part = malloc(all->NNZ ? all->NNZ : 1);
-    StoreSplitInfo info;
-    TuiSplit sp = { r->split_id, NULL, NULL };
-    int rc = part ? store_split_load(m->store, r->split, m->d, part, &info, err)
-                  : rs_err_set(err, RS_ENOMEM, "out of memory");
-    if (!rc && info.folds)
-        rc = rs_err_set(err, RS_EUSAGE, "split \"%s\" is a cross-validation split", r->split);
-    if (!rc)
-        rc = rs_matrix_select(all, part, SPLIT_TRAIN, &sp.train, err);
-    if (!rc)
-        rc = rs_matrix_select(all, part, SPLIT_TEST, &sp.test, err);
-    free(part);
-    if (rc) {
-        rs_matrix_free(sp.train);
-        rs_matrix_free(sp.test);
-        return NULL;
-    }
-    m->splits[m->nsplits] = sp;
-    return &m->splits[m->nsplits++];
+    int rc = loader_start(m, NULL, err);
+    if (rc == TUI_MODELS_LOADING)
+        rs_err_set(err, rc, "loading the dataset...");
+    return NULL;
 }
 
 int tui_models_load(TuiModels *m, size_t k, RsErr *err)
@@ -271,35 +464,13 @@ int tui_models_load(TuiModels *m, size_t k, RsErr *err)
         return RS_OK;
     if (r->failed)
         return rs_err_set(err, RS_EUSAGE, "%s", r->err);
-    RsErr e;
-    rs_err_clear(&e);
-    StoreRun sr;
-    memset(&sr, 0, sizeof sr);
-    const TuiSplit *sp = NULL;
-    int rc = tui_models_dataset(m, &e) ? RS_OK : RS_EIO;
-    if (!rc) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "Loading run %s...", r->name);
-        tui_models_notice(msg);
-        if (!(sp = split_get(m, r, &e)))
-            rc = e.code ? e.code : RS_EIO;
-    }
-    if (!rc)
-        rc = store_run_get(m->store, r->name, 1, &sr, &e);
-    if (!rc && !sr.model)
-        rc = rs_err_set(&e, RS_EUSAGE, "run %s has no model", r->name);
-    if (!rc)
-        rc = model_load(sr.model, sr.model_len, m->d->all->U, m->d->all->I, &r->model, &e);
-    store_run_done(&sr);
-    if (rc) {
-        r->model = NULL;
-        r->failed = 1;
-        snprintf(r->err, sizeof r->err, "%s", e.msg[0] ? e.msg : "cannot load the run");
-        return rs_err_set(err, rc, "%s", r->err);
-    }
-    r->train = sp->train;
-    r->test = sp->test;
-    return RS_OK;
+    if (m->d_failed)
+        return rs_err_set(err, RS_EIO, "%s", m->d_err[0] ? m->d_err : "cannot load the dataset");
+    int rc = loader_start(m, r, err);
+    if (rc == TUI_MODELS_LOADING)
+        rs_err_set(err, rc, "loading %s%.120s...", m->d ? "run " : "the dataset and run ",
+                   r->name);
+    return rc;
 }
 
 int tui_models_train_part(TuiModels *m, const RsMatrix **train, const char **split,
@@ -312,15 +483,11 @@ int tui_models_train_part(TuiModels *m, const RsMatrix **train, const char **spl
         return rs_err_set(err, RS_ENOTFOUND, "no finished run");
     if (tui_models_selected(m, &k, 1) == 0)
         k = m->nruns - 1;
+    int rc = tui_models_load(m, k, err); /* the run's split comes with it */
+    if (rc)
+        return rc;
     const TuiRun *r = &m->runs[k];
-    if (!tui_models_dataset(m, err))
-        return RS_EIO;
-    RsErr e;
-    rs_err_clear(&e);
-    const TuiSplit *sp = split_get(m, r, &e);
-    if (!sp)
-        return rs_err_set(err, e.code ? e.code : RS_EIO, "%s", e.msg);
-    *train = sp->train;
+    *train = r->train;
     *split = r->split;
     return RS_OK;
 }
@@ -385,6 +552,18 @@ void tui_models_notice(const char *msg)
     }
 }
 
+void tui_models_placeholder(TuiModels *m, size_t k, TuiRecList *out)
+{
+    RsErr e;
+    rs_err_clear(&e);
+    memset(out, 0, sizeof *out);
+    out->run = k;
+    if (tui_models_dataset(m, &e) && tui_models_load(m, k, &e) == RS_OK)
+        rs_err_set(&e, TUI_MODELS_LOADING, "loading...");
+    out->loading = e.code == TUI_MODELS_LOADING;
+    snprintf(out->err, sizeof out->err, "%.150s", e.msg[0] ? e.msg : "no dataset");
+}
+
 TuiScreen *tui_models_screen_new(Store *store, int kind)
 {
     TuiModels *m = store ? tui_models_for(store) : tui_models_current();
@@ -418,6 +597,7 @@ int tui_models_recommend(TuiModels *m, size_t k, long u, const RsProfile *p, siz
         rc = model_recommend_profile(r->model, r->train, p, K, 1, out->recs, &out->n, &e);
     if (rc) {
         out->n = 0;
+        out->loading = rc == TUI_MODELS_LOADING;
         snprintf(out->err, sizeof out->err, "%.150s", e.msg[0] ? e.msg : "cannot recommend");
         return rc;
     }
@@ -440,7 +620,7 @@ int tui_models_draw_recs(TuiModels *m, const TuiRect *r, int row, int x, int w,
 {
     TuiRect col = { r->y, r->x + x, r->h, w };
     if (!l->ok) {
-        tui_put(&col, row, 0, COL_ERROR, l->err);
+        tui_put(&col, row, 0, l->loading ? COL_DIM : COL_ERROR, l->err);
         return 1;
     }
     if (l->n == 0) {
@@ -473,8 +653,8 @@ int tui_models_draw_recs(TuiModels *m, const TuiRect *r, int row, int x, int w,
         cx += tui_put(&col, y, cx, plain, " ");
         int tw = col.w - cx - (change[0] ? 4 : 0);
         TuiRect tr = { col.y, col.x + cx, col.h, tw > 0 ? tw : 0 };
-        tui_put(&tr, y, 0, every ? (sel ? COL_SELECTED : COL_HEADER) : plain,
-                tui_models_item_label(m, i));
+        tui_put_clip(&tr, y, 0, every ? (sel ? COL_SELECTED : COL_HEADER) : plain,
+                     tui_models_item_label(m, i));
         if (change[0])
             tui_put_right(&col, y, col.w, sel ? COL_SELECTED : COL_DIM, change);
     }
@@ -504,6 +684,7 @@ int tui_models_similar(TuiModels *m, size_t k, uint32_t item, size_t K, TuiRecLi
         out->n = topk(scores, r->model->I, NULL, K, out->recs);
         out->ok = 1;
     } else {
+        out->loading = rc == TUI_MODELS_LOADING;
         snprintf(out->err, sizeof out->err, "%.150s", e.msg[0] ? e.msg : "no similar items");
     }
     free(scores);

@@ -4,22 +4,27 @@
  * ('done') runs and which of them are selected for display.
  *
  * Design. One cache per process, bound to the store the TUI opened (the
- * first tui_models_for() call names it). Everything is loaded lazily and
- * kept until exit:
+ * first tui_models_for() call names it). Everything is loaded lazily, on a
+ * worker thread so that the UI never waits for it, and kept until exit:
  *   - the dataset (store_load_dataset) on the first call that needs it:
- *     seconds on tens of millions of interactions, so the caller shows
- *     tui_models_notice() first (tui_models_dataset does it itself);
+ *     seconds on tens of millions of interactions;
  *   - the train and test parts of a split, once per split id, shared by
  *     every run on that split;
  *   - a run's model from its blob, once per run.
+ * A call that needs what is not loaded yet starts the worker (one load at
+ * a time) and returns TUI_MODELS_LOADING; the screen shows a placeholder.
+ * The event loop polls tui_models_fd() and calls tui_models_drain(), which
+ * moves the result into the cache and bumps the generation, then redraws:
+ * the screens make their lists again and ask for the next missing piece.
  * The run list is re-read by tui_models_refresh() (a small query), so a run
  * that finished in the background appears on the next screen opened; models
  * already loaded are kept. The selection (up to TUI_MODELS_MAXSEL runs, in
  * the order chosen) defaults to the most recent done run; a change bumps a
  * generation number that screens compare to know when to recompute.
  *
- * Not thread-safe: UI thread only. Only 'done' runs are listed, so a model
- * still training is never read.
+ * Not thread-safe: UI thread only (the worker touches only its own
+ * request and results). Only 'done' runs are listed, so a model still
+ * training is never read.
  */
 #ifndef RS_TUI_MODELS_H
 #define RS_TUI_MODELS_H
@@ -49,6 +54,10 @@ typedef struct TuiRun {
 
 typedef struct TuiModels TuiModels;
 
+/* What the loading calls return while the worker loads what they need
+ * (not an RS_E* error: ask again after tui_models_drain()). */
+#define TUI_MODELS_LOADING (-100)
+
 /* The process-wide cache, created on the first call (which binds it to
  * store; later calls return the same cache whatever store they name).
  * NULL for a NULL store (an empty file) or out of memory. The cache is
@@ -63,11 +72,20 @@ TuiModels *tui_models_current(void);
  * Returns RS_OK or an RS_E* code with err filled. */
 int tui_models_refresh(TuiModels *m, RsErr *err);
 
-/* The dataset, loaded on first use (with a notice on the terminal while it
- * loads). NULL with err filled on failure. */
+/* The dataset, or NULL with err filled: code TUI_MODELS_LOADING while the
+ * worker loads it (the first call starts it), or the load's error. */
 const RsDataset *tui_models_dataset(TuiModels *m, RsErr *err);
 /* Whether the dataset is in memory already. */
 int tui_models_ready(const TuiModels *m);
+/* Whether the worker is loading something. */
+int tui_models_loading(const TuiModels *m);
+/* The file descriptor that becomes readable when the worker has finished,
+ * or -1 when nothing loads (m may be NULL). */
+int tui_models_fd(const TuiModels *m);
+/* After tui_models_fd() became readable: joins the worker and moves what
+ * it loaded into the cache (or records why it failed), bumping the
+ * generation. Returns 1 when a load ended, else 0. m may be NULL. */
+int tui_models_drain(TuiModels *m);
 
 size_t tui_models_nruns(const TuiModels *m);
 TuiRun *tui_models_run(TuiModels *m, size_t k);
@@ -83,8 +101,10 @@ void tui_models_toggle(TuiModels *m, size_t k);
 /* Bumped whenever the selection or the run list changes. */
 unsigned tui_models_gen(const TuiModels *m);
 
-/* Loads run k's model and its split's parts (and the dataset). Returns
- * RS_OK, or an error (also kept in the run's err; not retried). */
+/* Run k's model and its split's parts (and the dataset): RS_OK when they
+ * are loaded; TUI_MODELS_LOADING while the worker loads them (this call
+ * starts it when it is idle); or an error (kept in the run's err, not
+ * retried). */
 int tui_models_load(TuiModels *m, size_t k, RsErr *err);
 
 /* The training part of the split of the first selected run (the newest
@@ -92,7 +112,8 @@ int tui_models_load(TuiModels *m, size_t k, RsErr *err);
  * started from a real user begins with, so that held-out test items are
  * not folded in. Sets *train (owned by the cache) and *split (the split's
  * name, owned by the cache). Returns RS_OK, RS_ENOTFOUND when there is no
- * run, or another error with err filled. */
+ * run, TUI_MODELS_LOADING while the run and its split load, or another
+ * error with err filled. */
 int tui_models_train_part(TuiModels *m, const RsMatrix **train, const char **split,
                           RsErr *err);
 
@@ -109,6 +130,7 @@ int tui_models_hit(const TuiRun *r, uint32_t u, uint32_t i);
 typedef struct TuiRecList {
     size_t run;                 /* index into the run list */
     int ok;                     /* recs holds the list; else err says why */
+    int loading;                /* not ok because the run is still loading */
     char err[160];
     size_t n;
     RsRec recs[TUI_RECS_MAXK];
@@ -119,6 +141,10 @@ typedef struct TuiRecList {
  * first. Returns RS_OK or an error (also in out->err). */
 int tui_models_recommend(TuiModels *m, size_t k, long u, const RsProfile *p, size_t K,
                          TuiRecList *out);
+
+/* Fills out with a placeholder for run k while the dataset is not in
+ * memory: "loading..." (starting the load) or why it cannot be loaded. */
+void tui_models_placeholder(TuiModels *m, size_t k, TuiRecList *out);
 
 /* Fills out with the K items most similar to item under run k (the
  * class's similar hook; RS_EUSAGE in out->err when it has none). */

@@ -35,8 +35,8 @@ typedef struct TuiRect {
 } TuiRect;
 
 /* Smallest terminal the TUI draws in; below it says "terminal too small". */
-#define TUI_MIN_COLS 40
-#define TUI_MIN_LINES 10
+#define TUI_MIN_COLS 80
+#define TUI_MIN_LINES 24
 
 /* Geometry of the whole terminal, recomputed on every resize. */
 typedef struct TuiLayout {

@@ -370,6 +370,11 @@ done:
     free(self);
 }
 
+void tui_table_jump(TuiTable *t, const TuiTableRow *r)
+{
+    jump_to(t, r);
+}
+
 /* Jumps to the first row matching pattern after anchor (dir > 0) or before
  * it (dir < 0); anchor NULL: from the list's first or last row. Wraps
  * around once. Returns 1 when found. */
@@ -772,6 +777,13 @@ static void position_text(const TuiTable *t, char *buf, size_t n)
                  list_filter(t) ? what : "");
 }
 
+/* The terminal cursor at a prompt's insertion point, when it is inside r. */
+static void want_cursor(const TuiRect *r, int row, int col)
+{
+    if (col < r->w)
+        tui_cursor_want(r->y + row, r->x + col);
+}
+
 /* The last row: the prompt, or the pattern in force, and a message on the
  * left; the position on the right. */
 static void draw_status(const TuiTable *t, const TuiRect *r)
@@ -784,10 +796,12 @@ static void draw_status(const TuiTable *t, const TuiRect *r)
     TuiRect lr = { r->y, r->x, r->h, room > 0 ? room : 0 };
     if (t->editing == TUI_TABLE_EDIT_EXPORT) {
         w = tui_printf(&lr, row, 0, COL_VALUE, "Export to: %s", t->edit);
+        want_cursor(&lr, row, w);
         w += tui_put(&lr, row, w, COL_DIM, tui_glyphs()->cursor) + 2;
         tui_put(&lr, row, w, COL_DIM, ".csv, .tsv or .md; Enter writes, Esc cancels");
     } else if (t->editing) {
         w = tui_printf(&lr, row, 0, COL_VALUE, "/%s", t->edit);
+        want_cursor(&lr, row, w);
         w += tui_put(&lr, row, w, COL_DIM, tui_glyphs()->cursor) + 2;
         if (!t->edit[0] && !t->msg[0])
             tui_put(&lr, row, w, COL_DIM, "a substring, or re: and a regular expression");

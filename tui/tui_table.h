@@ -25,7 +25,7 @@
 #include "browse.h"
 #include "tui_screen.h"
 
-#define TUI_TABLE_MAXCOLS 6
+#define TUI_TABLE_MAXCOLS 8
 #define TUI_TABLE_CELL 128   /* bytes of one cell's text */
 #define TUI_TABLE_WINDOW 512 /* rows held at most */
 #define TUI_TABLE_CHUNK 160  /* rows fetched at most at a time */
@@ -134,6 +134,10 @@ unsigned tui_table_key(TuiTable *t, int action, int key);
  * code with err filled. The e key opens a prompt for the file name and
  * calls it on Enter, leaving the result in the status line. */
 long tui_table_export(TuiTable *t, const char *path, RsErr *err);
+
+/* Reloads the window around row r (the source's row, copied) and selects
+ * it: to keep the selection on a row after the list changed. */
+void tui_table_jump(TuiTable *t, const TuiTableRow *r);
 
 /* Searches (search mode) for pattern from the top of the list, as if it
  * had been typed at the prompt from the first row. */

@@ -83,9 +83,13 @@ char *tui_fmt_list(char *buf, size_t n, const char *bars);     /* "a|b" -> "a, b
 
 /* Drawing, clipped to r; row and col are relative to r. */
 int tui_put(const TuiRect *r, int row, int col, TuiElem e, const char *text);
+/* tui_put, ending in an ellipsis when text is cut at r's right edge. */
+int tui_put_clip(const TuiRect *r, int row, int col, TuiElem e, const char *text);
 int tui_put_right(const TuiRect *r, int row, int right, TuiElem e, const char *text);
 int tui_printf(const TuiRect *r, int row, int col, TuiElem e, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Fills a row of r with e. Filling with COL_SELECTED (the selected row of
+ * a list) also asks for the terminal cursor at the row's start. */
 void tui_fill(const TuiRect *r, int row, TuiElem e);
 void tui_clear(const TuiRect *r);
 /* A horizontal bar of width cells filled to frac (0..1); the rest is drawn
@@ -96,5 +100,14 @@ void tui_hbar(const TuiRect *r, int row, int col, int width, double frac, TuiEle
 void tui_heading(const TuiRect *r, int row, const char *title, const char *detail);
 /* A frame around r (drawn on its border cells) with a title in the top edge. */
 void tui_frame(const TuiRect *r, const char *title);
+
+/* Where the terminal cursor goes after a frame is drawn (screen readers
+ * follow it): the start of the selected row, or a prompt's insertion point.
+ * tui_cursor_reset() forgets the request (before each screen draws);
+ * tui_cursor_want() records one (the last request wins); tui_cursor_get()
+ * returns 1 and the position when there is one. */
+void tui_cursor_reset(void);
+void tui_cursor_want(int y, int x);
+int tui_cursor_get(int *y, int *x);
 
 #endif
