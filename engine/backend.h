@@ -111,6 +111,41 @@ int gpu_bpr_epoch(GpuBpr *g, uint64_t seed, uint64_t epoch, float lr, float reg,
 int gpu_bpr_download(const GpuBpr *g, float *P, float *Q, float *bi, RsErr *err);
 void gpu_bpr_free(GpuBpr *g);
 
+/* ---- NeuMF, GMF and MLP (He et al. 2017) ------------------------------------------------- */
+
+/* Sizes of engine/neumf.c's model: KG GMF factors, E embedding floats per
+ * side of the MLP, tower L1-L2-L3 (E == 0: GMF alone; KG == 0: MLP alone). */
+typedef struct GpuNeumfDims {
+    size_t U, I, KG, E, L1, L2, L3;
+} GpuNeumfDims;
+
+/* Adam's settings (engine/nn.h's NnAdam, which this C++-compatible header
+ * cannot include). */
+typedef struct GpuAdam {
+    float lr, beta1, beta2, eps, weight_decay;
+} GpuAdam;
+
+typedef struct GpuNeumf GpuNeumf;
+
+/* Uploads the n parameters w in neumf.c's layout (Pu, Qi, W1, b1, W2, b2,
+ * W3, b3, h, h0), Adam's moments zero, and room for mini-batches of
+ * `batch` samples. *out is the caller's (gpu_neumf_free). RS_EGPU,
+ * RS_ENOMEM, RS_EUSAGE (n does not match the sizes). */
+int gpu_neumf_new(const GpuNeumfDims *d, const float *w, size_t n, size_t batch,
+                  GpuNeumf **out, RsErr *err);
+/* One epoch over the n samples (su, si, label sy) in the order given:
+ * mini-batches of `batch`, each one Adam step (*step counts them across
+ * epochs, as neumf.c's) on the batch's mean BCE, as neumf.c's epoch with
+ * one thread; *loss = the sum over the samples of their BCE. cancelled
+ * (may be NULL) is asked every 64 batches; non-zero ends the epoch early.
+ * RS_EGPU, RS_ENOMEM. */
+int gpu_neumf_epoch(GpuNeumf *g, const uint32_t *su, const uint32_t *si, const uint8_t *sy,
+                    size_t n, const GpuAdam *opt, long *step, int (*cancelled)(void *),
+                    void *cancel_ctx, double *loss, RsErr *err);
+/* Copies the n parameters back into w. */
+int gpu_neumf_download(const GpuNeumf *g, float *w, RsErr *err);
+void gpu_neumf_free(GpuNeumf *g);
+
 /* ---- batch scoring ----------------------------------------------------------------- */
 
 /* Top-N items by the factor score x_u . y_i for many users at once, for

@@ -20,6 +20,12 @@
  * weight_decay > 0 makes it AdamW. Initialisation: embeddings N(0, 0.01^2)
  * as in the paper, dense layers Glorot-uniform, biases 0.
  *
+ * GPU (ctx->device == RS_DEVICE_GPU): the same epochs run on the GPU
+ * (gpu/neumf.cu), one mini-batch after another as with one thread: the
+ * same samples, batches and Adam steps, so the loss follows the CPU's up to
+ * rounding; the parameters come back to the host after each epoch when
+ * there is a validation matrix (which is scored on the CPU), and at the end.
+ *
  * Threads: with nthreads = 1 a fit is deterministic for a seed. With more,
  * the shuffled batches are dealt round-robin to nthreads parts run
  * concurrently on the one parameter block without locks (Hogwild, Niu et
@@ -53,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "nn.h"
 #include "parallel.h"
 #include "rng.h"
@@ -589,6 +596,11 @@ static int neumf_pretrained(Neumf *n, const RsModel *const *init, size_t ninit, 
     return RS_OK;
 }
 
+static int neumf_cancelled(void *flag)
+{
+    return flag && atomic_load((atomic_int *)flag);
+}
+
 static int neumf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
 {
     const RsMatrix *t = ctx->train;
@@ -607,7 +619,10 @@ static int neumf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     int rc = neumf_new(m->U, m->I, K, var, &n, err);
     if (rc)
         return rc;
-    size_t nparts = ctx->nthreads > 1 ? (size_t)ctx->nthreads : 1, cap = t->NNZ * (neg + 1);
+    int on_gpu = ctx->device == RS_DEVICE_GPU;
+    GpuNeumf *gpu = NULL;
+    size_t nparts = ctx->nthreads > 1 && !on_gpu ? (size_t)ctx->nthreads : 1,
+           cap = t->NNZ * (neg + 1);
     NeumfWs *ws = calloc(nparts, sizeof *ws);
     uint32_t *su = malloc(cap * sizeof *su), *si = malloc(cap * sizeof *si);
     uint8_t *sy = malloc(cap);
@@ -636,14 +651,28 @@ static int neumf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     blas_old = rs_blas_threads(1); /* the batches' sgemm calls are tiny */
     ep.opt.lr = (float)model_param(m, "lr");
     ep.opt.weight_decay = (float)model_param(m, "weight_decay");
+    GpuAdam gopt = {ep.opt.lr, ep.opt.beta1, ep.opt.beta2, ep.opt.eps, ep.opt.weight_decay};
+    long gstep = 0;
+    if (on_gpu) {
+        GpuNeumfDims gd = {n->d.U, n->d.I, n->d.KG, n->d.E, n->d.L1, n->d.L2, n->d.L3};
+        if ((rc = gpu_neumf_new(&gd, n->blk.w, n->blk.n, batch, &gpu, err)))
+            goto done;
+    }
     for (int e = 1; e <= epochs; e++) {
         RsRng rng;
         rng_seed(&rng, neumf_stream(m->seed, (uint64_t)e, 0));
         ep.nsamples = neumf_draw(t, neg, &rng, su, si, sy);
-        rs_parallel_for(nparts, (int)nparts, 1, neumf_epoch_part, &ep);
         double loss = 0;
-        for (size_t c = 0; c < nparts; c++)
-            loss += sums[c];
+        if (gpu) {
+            if ((rc = gpu_neumf_epoch(gpu, su, si, sy, ep.nsamples, &gopt, &gstep,
+                                      neumf_cancelled, ctx->cancel, &loss, err)) ||
+                (ctx->valid && (rc = gpu_neumf_download(gpu, n->blk.w, err))))
+                goto done;
+        } else {
+            rs_parallel_for(nparts, (int)nparts, 1, neumf_epoch_part, &ep);
+            for (size_t c = 0; c < nparts; c++)
+                loss += sums[c];
+        }
         FitProgress pr = {.phase = "epoch", .epoch = e, .epochs = epochs,
                           .fraction = (double)e / epochs,
                           .loss = ep.nsamples ? loss / (double)ep.nsamples : NAN, .valid = NAN,
@@ -666,11 +695,14 @@ static int neumf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
                 break;
         }
     }
+    if (gpu && !ctx->valid && (rc = gpu_neumf_download(gpu, n->blk.w, err)))
+        goto done;
     nn_best_finish(&best, &n->blk);
     m->cls->free_state(m);
     m->state = n;
     n = NULL;
 done:
+    gpu_neumf_free(gpu);
     if (blas_old > 0)
         rs_blas_threads(blas_old);
     for (size_t c = 0; c < nready; c++)
@@ -988,7 +1020,7 @@ static void neumf_free_state(RsModel *m)
     {                                                                                          \
         .name = name_, .title = title_, .params = neumf_params,                                \
         .nparams = RS_ARRAY_LEN(neumf_params),                                                 \
-        .flags = MODEL_FOLDIN | MODEL_ADDITIVE | (flags_),                                     \
+        .flags = MODEL_FOLDIN | MODEL_ADDITIVE | MODEL_GPU | (flags_),                                     \
         .format_version = 1, .fit = neumf_fit, .score = neumf_score,                           \
         .score_profile = neumf_score_profile, .predict = NULL, .explain = neumf_explain,       \
         .similar = neumf_similar, .save = neumf_save, .load = neumf_load,                      \

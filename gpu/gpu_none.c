@@ -87,3 +87,29 @@ int gpu_topk_rank_factors(const float *X, size_t U, const float *Y, size_t I, si
     return gpu_topk_factors(X, U, Y, I, K, exclude, users, nusers, N, items, scores, counts,
                             err);
 }
+
+int gpu_neumf_new(const GpuNeumfDims *d, const float *w, size_t n, size_t batch,
+                  GpuNeumf **out, RsErr *err)
+{
+    (void)d, (void)w, (void)n, (void)batch;
+    *out = NULL;
+    return rs_err_set(err, RS_EGPU, NOT_BUILT);
+}
+
+int gpu_neumf_epoch(GpuNeumf *g, const uint32_t *su, const uint32_t *si, const uint8_t *sy,
+                    size_t n, const GpuAdam *opt, long *step, int (*cancelled)(void *),
+                    void *cancel_ctx, double *loss, RsErr *err)
+{
+    (void)g, (void)su, (void)si, (void)sy, (void)n, (void)opt, (void)step, (void)cancelled,
+        (void)cancel_ctx;
+    *loss = 0;
+    return rs_err_set(err, RS_EGPU, NOT_BUILT);
+}
+
+int gpu_neumf_download(const GpuNeumf *g, float *w, RsErr *err)
+{
+    (void)g, (void)w;
+    return rs_err_set(err, RS_EGPU, NOT_BUILT);
+}
+
+void gpu_neumf_free(GpuNeumf *g) { (void)g; }

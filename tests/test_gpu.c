@@ -38,6 +38,7 @@
 #include "backend.h"
 #include "dataset.h"
 #include "model.h"
+#include "neumf.h"
 #include "parallel.h"
 #include "rng.h"
 
@@ -580,6 +581,68 @@ static int check_bpr(const RsMatrix *train, const RsMatrix *test)
     return failed;
 }
 
+/* NeuMF (and its GMF and MLP variants): the GPU runs neumf.c's one-thread
+ * epoch (same samples, batches and Adam steps), so the mean loss of every
+ * epoch must agree within GPU_TOL_NEUMF relative (FP32 rounding in other
+ * orders, amplified a little by Adam), NDCG@10 within 2% relative, and the
+ * GPU model's blob must load and recommend the same. */
+#define GPU_TOL_NEUMF 5e-3
+static int check_neumf(const ModelClass *cls, int epochs, const RsMatrix *train,
+                       const RsMatrix *test)
+{
+    char fe[32];
+    snprintf(fe, sizeof fe, "epochs=%d", epochs);
+    const char *kv[] = {fe, "lr=0.002"};
+    RsModel *mm[2] = {NULL, NULL};
+    Curve cu[2];
+    RsErr err;
+    int failed = 0;
+    double secs[2];
+    for (int k = 0; k < 2; k++) {
+        ParamValues pv;
+        memset(&cu[k], 0, sizeof cu[k]);
+        if (params_parse(cls->params, cls->nparams, kv, 2, &pv, &err) ||
+            model_new(cls, train->U, train->I, &pv, 42, &mm[k], &err)) {
+            failed = fail("%s: %s", cls->name, err.msg);
+            goto done;
+        }
+        FitContext ctx = {.train = train, .nthreads = 1, .progress = on_progress,
+                          .progress_ctx = &cu[k], .device = k ? RS_DEVICE_GPU : RS_DEVICE_CPU};
+        double t0 = now();
+        if (model_fit(mm[k], &ctx, &err)) {
+            failed = fail("%s fit: %s", k ? "GPU" : "CPU", err.msg);
+            goto done;
+        }
+        secs[k] = now() - t0;
+    }
+    double worst = 0;
+    int at = 0;
+    for (int k = 0; k < cu[0].n && k < cu[1].n; k++) {
+        double rel = fabs(cu[1].loss[k] - cu[0].loss[k]) / fabs(cu[0].loss[k]);
+        if (!(rel <= worst)) {
+            worst = rel;
+            at = k + 1;
+        }
+    }
+    double nc = ndcg10(mm[0], train, test), ng = ndcg10(mm[1], train, test);
+    printf("#   %s: fit %.2f s on the CPU (1 thread), %.2f s on the GPU; loss cpu %.5f -> %.5f, "
+           "gpu %.5f -> %.5f; max rel diff %.2e (epoch %d); ndcg@10 cpu %.4f gpu %.4f\n",
+           cls->name, secs[0], secs[1], cu[0].loss[0], cu[0].loss[cu[0].n - 1], cu[1].loss[0],
+           cu[1].loss[cu[1].n - 1], worst, at, nc, ng);
+    if (cu[0].n != cu[1].n)
+        failed = fail("%d GPU epochs reported, %d on the CPU", cu[1].n, cu[0].n);
+    else if (!(worst <= GPU_TOL_NEUMF))
+        failed = fail("loss differs by %.3g relative at epoch %d (tolerance %g)", worst, at,
+                      GPU_TOL_NEUMF);
+    if (!(fabs(nc - ng) <= 0.02 * nc))
+        failed = fail("ndcg@10 %.4f (cpu) vs %.4f (gpu), tolerance 2%% relative", nc, ng);
+    failed |= check_blob(mm[1], train);
+done:
+    model_free(mm[0]);
+    model_free(mm[1]);
+    return failed;
+}
+
 /* eval_model on the GPU (lists and AUC pair counts from
  * gpu_topk_rank_factors) against the CPU, for a model of the class: every
  * metric's mean within 1e-3 absolute (near-tied items may swap places),
@@ -761,6 +824,9 @@ static const char *const test_names[] = {
     "fit: BPR K=32, 15 epochs, against the CPU (+ blob)",
     "eval: ALS K=32, full protocol, GPU lists and AUC against the CPU",
     "eval: biased MF K=16 (biases as factor columns), GPU against the CPU",
+    "fit: NeuMF (8 factors, MLP 32-16-8), 4 epochs, loss curve against the CPU (+ blob)",
+    "fit: GMF alone, 2 epochs, against the CPU",
+    "fit: MLP alone, 2 epochs, against the CPU",
 };
 
 int main(void)
@@ -780,6 +846,9 @@ int main(void)
     RsMatrix *all = gen_matrix(6000, 2999, 300000, 1), *train = NULL, *test = NULL;
     split(all, 0.2, 2, &train, &test);
     RsMatrix *small = gen_matrix(400, 301, 8000, 3);
+    /* NeuMF's CPU side runs one thread: a data set it fits in seconds */
+    RsMatrix *mid = gen_matrix(1500, 800, 40000, 4), *small_train = NULL, *small_test = NULL;
+    split(mid, 0.2, 5, &small_train, &small_test);
     printf("# data: %zu users, %zu items, %zu train / %zu test interactions\n", train->U,
            train->I, train->NNZ, test->NNZ);
     double rel = 0;
@@ -811,11 +880,17 @@ int main(void)
     const char *ka[] = {"factors=32", "iterations=5"}, *km[] = {"factors=16", "epochs=3"};
     report(test_names[t++], check_eval(&model_als, ka, 2, train, test));
     report(test_names[t++], check_eval(&model_mf, km, 2, train, test));
+    report(test_names[t++], check_neumf(&model_neumf, 4, small_train, small_test));
+    report(test_names[t++], check_neumf(&model_gmf, 2, small_train, small_test));
+    report(test_names[t++], check_neumf(&model_mlp, 2, small_train, small_test));
 
     rs_matrix_free(all);
     rs_matrix_free(train);
     rs_matrix_free(test);
     rs_matrix_free(small);
+    rs_matrix_free(mid);
+    rs_matrix_free(small_train);
+    rs_matrix_free(small_test);
     printf("%d passed, %d failed, 0 skipped\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }

@@ -2,7 +2,8 @@
  * bench_gpu.c - ALS fit time and batch top-10 scoring, CPU against GPU, on
  * generated data (engine/synth.h, 20M interactions by default).
  *
- * usage: bench_gpu [USERS ITEMS INTERACTIONS [RUNS [CPU_RUNS]]]
+ * usage: bench_gpu [USERS ITEMS INTERACTIONS [RUNS [CPU_RUNS [neumf]]]]
+ *   (neumf: the NeuMF epochs alone)
  *   defaults 500000 100000 20000000 3 (CPU_RUNS = RUNS)
  * Generates the data set into a temporary folder (removed at the end), reads
  * interactions.csv back, then for 64 and 128 factors fits ALS (15
@@ -23,6 +24,7 @@
 #include "backend.h"
 #include "dataset.h"
 #include "mf.h"
+#include "neumf.h"
 #include "model.h"
 #include "parallel.h"
 #include "synth.h"
@@ -131,6 +133,27 @@ static double fit_bpr(const RsMatrix *R, int epochs, int device, double *loss)
     return secs;
 }
 
+/* One NeuMF epoch (defaults but the batch) on the device; seconds. */
+static double fit_neumf(const RsMatrix *R, const char *batch, int device, int nthreads,
+                        double *loss)
+{
+    const char *kv[] = {"epochs=1", batch};
+    ParamValues pv;
+    RsModel *m = NULL;
+    RsErr err;
+    if (params_parse(model_neumf.params, model_neumf.nparams, kv, 2, &pv, &err) ||
+        model_new(&model_neumf, R->U, R->I, &pv, 42, &m, &err))
+        die("model", &err);
+    FitContext ctx = {.train = R, .nthreads = nthreads, .device = device,
+                      .progress = last_loss, .progress_ctx = loss};
+    double t0 = now();
+    if (model_fit(m, &ctx, &err))
+        die(device == RS_DEVICE_GPU ? "GPU NeuMF fit" : "CPU NeuMF fit", &err);
+    double secs = now() - t0;
+    model_free(m);
+    return secs;
+}
+
 /* X (U, K) and Y (I, K) of an ALS model, read from its blob (payload
  * u32 K, X, Y, then the 8-byte checksum). Points into b. */
 static void factors(const RsModel *m, size_t K, RsBlob *b, const float **X, const float **Y)
@@ -213,6 +236,7 @@ int main(int argc, char **argv)
         runs = atoi(argv[4]);
     if (argc >= 6)
         cpu_runs = atoi(argv[5]);
+    int only_neumf = argc >= 7 && !strcmp(argv[6], "neumf");
     if (runs < 1 || runs > MAX_RUNS)
         runs = 3;
     if (cpu_runs < 1 || cpu_runs > MAX_RUNS)
@@ -243,6 +267,24 @@ int main(int argc, char **argv)
         unlink(path);
     }
     rmdir(dir);
+
+    /* NeuMF: one epoch (5 samples per interaction, their draws included),
+     * batch 256 (the paper's) and 4096, GPU against the CPU's threads */
+    const char *batches[] = {"batch=256", "batch=4096"};
+    for (size_t k = 0; k < 2; k++) {
+        double lc = NAN, lg = NAN, tg = NAN;
+        if (gpu)
+            tg = fit_neumf(R, batches[k], RS_DEVICE_GPU, 1, &lg);
+        double tc = fit_neumf(R, batches[k], RS_DEVICE_CPU, rs_ncpus(), &lc);
+        printf("NeuMF one epoch, %s, %zu samples: CPU %.2f s (%d threads, Hogwild), GPU %.2f s; "
+               "%.1fx; loss CPU %.4f GPU %.4f\n",
+               batches[k], R->NNZ * 5, tc, rs_ncpus(), tg, tc / tg, lc, lg);
+        fflush(stdout);
+    }
+    if (only_neumf) {
+        rs_matrix_free(R);
+        return 0;
+    }
 
     { /* BPR: per-epoch time, 5 epochs per fit */
         double tc[MAX_RUNS], tg[MAX_RUNS], lc = NAN, lg = NAN;
