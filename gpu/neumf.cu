@@ -15,7 +15,9 @@
  *   the MLP input [p^M ; q^M];
  * - each dense layer is one cuBLAS SGEMM (FP32) and a bias + ReLU kernel;
  *   backward, two SGEMMs per layer (the weights' gradient, the input's)
- *   and a column-sum kernel for the bias;
+ *   and one for the bias (the column sums, as a product with a vector of
+ *   ones: a kernel summing a column serially took milliseconds at batch
+ *   4096);
  * - one thread per sample computes the output logit, its loss (summed into
  *   a double for the epoch) and dlogit;
  * - the embedding gradients are added with atomicAdd into one slot per
@@ -46,6 +48,7 @@ struct GpuNeumf {
     /* per batch (capacity batch) */
     float *ue, *ie, *g, *x0, *z1, *a1, *z2, *a2, *z3, *a3, *zc, *dlogit;
     float *dzc, *dg, *da3, *dz3, *da2, *dz2, *da1, *dz1, *dx0, *gu, *gi;
+    float *ones;                /* (batch) 1s: column sums as matrix products */
     double *loss;               /* (1) the epoch's sum */
     /* per epoch (capacity cap samples) */
     size_t cap;
@@ -123,22 +126,6 @@ __global__ static void k_output(const float *g, const float *a3, const float *h,
         atomicAdd(loss, (double)l);
 }
 
-/* dh (Z) = sum_b dlogit_b zc_b, dh0 = sum_b dlogit_b (thread k = Z for it) */
-__global__ static void k_out_grad(const float *dlogit, const float *zc, float *dh, float *dh0,
-                                  size_t B, size_t Z)
-{
-    size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    if (k > Z)
-        return;
-    float s = 0;
-    for (size_t b = 0; b < B; b++)
-        s += dlogit[b] * (k < Z ? zc[b * Z + k] : 1.0f);
-    if (k < Z)
-        dh[k] = s;
-    else
-        dh0[0] = s;
-}
-
 /* dg (B, KG) = dlogit h[0..KG); dz3 (B, L3) = dlogit h[KG..) * (z3 > 0) */
 __global__ static void k_out_back(const float *dlogit, const float *h, const float *z3,
                                   float *dg, float *dz3, size_t B, size_t KG, size_t L3)
@@ -160,18 +147,6 @@ __global__ static void k_relu_back(float *dz, const float *da, const float *z, s
     size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
     if (e < N)
         dz[e] = z[e] > 0 ? da[e] : 0;
-}
-
-/* db (C) = column sums of d (B, C) */
-__global__ static void k_colsum(float *db, const float *d, size_t B, size_t C)
-{
-    size_t c = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    if (c >= C)
-        return;
-    float s = 0;
-    for (size_t b = 0; b < B; b++)
-        s += d[b * C + c];
-    db[c] = s;
 }
 
 /* The embedding gradients, summed per distinct row into gu / gi (slots) */
@@ -239,7 +214,7 @@ extern "C" void gpu_neumf_free(GpuNeumf *g)
     float *fb[] = {g->w,   g->m,   g->v,   g->gd,     g->ue,  g->ie,  g->g,   g->x0,  g->z1,
                    g->a1,  g->z2,  g->a2,  g->z3,     g->a3,  g->zc,  g->dlogit, g->dzc, g->dg,
                    g->da3, g->dz3, g->da2, g->dz2,    g->da1, g->dz1, g->dx0, g->gu,  g->gi,
-                   g->y};
+                   g->y,   g->ones};
     for (size_t k = 0; k < sizeof fb / sizeof fb[0]; k++)
         if (fb[k])
             cudaFree(fb[k]);
@@ -327,6 +302,17 @@ extern "C" int gpu_neumf_new(const GpuNeumfDims *d, const float *w, size_t n, si
         GPU_CHECK(gpu_alloc(&g->dzc, B * Z));
         GPU_CHECK(gpu_alloc(&g->dlogit, B));
         GPU_CHECK(gpu_alloc(&g->loss, 1));
+        GPU_CHECK(gpu_alloc(&g->ones, B));
+        float *h1 = (float *)malloc(B * sizeof(float));
+        if (!h1) {
+            rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t k = 0; k < B; k++)
+            h1[k] = 1;
+        cudaError_t ce = cudaMemcpy(g->ones, h1, B * sizeof(float), cudaMemcpyHostToDevice);
+        free(h1);
+        GPU_CHECK(ce);
     }
 done:
     if (rc) {
@@ -465,17 +451,19 @@ extern "C" int gpu_neumf_epoch(GpuNeumf *g, const uint32_t *su, const uint32_t *
         k_output<<<blocks_for(B), NEUMF_THREADS, 0, g->st>>>(g->g, g->a3, h, h0, g->y + from,
                                                             g->zc, g->dlogit, g->loss, B, KG, L3);
         GPU_LAUNCHED("k_output");
-        k_out_grad<<<blocks_for(Z + 1), NEUMF_THREADS, 0, g->st>>>(g->dlogit, g->zc, gh, gh0, B,
-                                                                  Z);
-        GPU_LAUNCHED("k_out_grad");
+        /* dh (Z) = zc' dlogit, dh0 = 1' dlogit */
+        GPU_BLAS(g->b, sgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)Z, 1, Bi, &one, g->zc,
+                             (int)Z, g->dlogit, Bi, &zero, gh, (int)Z));
+        GPU_BLAS(g->b, sgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, Bi, &one, g->ones, 1,
+                             g->dlogit, Bi, &zero, gh0, 1));
         k_out_back<<<blocks_for(B * Z), NEUMF_THREADS, 0, g->st>>>(g->dlogit, h, g->z3, g->dg,
                                                                   g->dz3, B, KG, L3);
         GPU_LAUNCHED("k_out_back");
         if (E) { /* backward through the tower: dW = dz' in, db = sum dz, din = dz W */
             GPU_BLAS(g->b, sgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)L2, (int)L3, Bi, &one,
                                  g->a2, (int)L2, g->dz3, (int)L3, &zero, gW3, (int)L2));
-            k_colsum<<<blocks_for(L3), NEUMF_THREADS, 0, g->st>>>(gb3, g->dz3, B, L3);
-            GPU_LAUNCHED("k_colsum");
+            GPU_BLAS(g->b, sgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)L3, 1, Bi, &one, g->dz3,
+                                 (int)L3, g->ones, Bi, &zero, gb3, (int)L3));
             GPU_BLAS(g->b, sgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)L2, Bi, (int)L3, &one,
                                  W3, (int)L2, g->dz3, (int)L3, &zero, g->da2, (int)L2));
             k_relu_back<<<blocks_for(B * L2), NEUMF_THREADS, 0, g->st>>>(g->dz2, g->da2, g->z2,
@@ -483,8 +471,8 @@ extern "C" int gpu_neumf_epoch(GpuNeumf *g, const uint32_t *su, const uint32_t *
             GPU_LAUNCHED("k_relu_back");
             GPU_BLAS(g->b, sgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)L1, (int)L2, Bi, &one,
                                  g->a1, (int)L1, g->dz2, (int)L2, &zero, gW2, (int)L1));
-            k_colsum<<<blocks_for(L2), NEUMF_THREADS, 0, g->st>>>(gb2, g->dz2, B, L2);
-            GPU_LAUNCHED("k_colsum");
+            GPU_BLAS(g->b, sgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)L2, 1, Bi, &one, g->dz2,
+                                 (int)L2, g->ones, Bi, &zero, gb2, (int)L2));
             GPU_BLAS(g->b, sgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)L1, Bi, (int)L2, &one,
                                  W2, (int)L1, g->dz2, (int)L2, &zero, g->da1, (int)L1));
             k_relu_back<<<blocks_for(B * L1), NEUMF_THREADS, 0, g->st>>>(g->dz1, g->da1, g->z1,
@@ -493,8 +481,8 @@ extern "C" int gpu_neumf_epoch(GpuNeumf *g, const uint32_t *su, const uint32_t *
             GPU_BLAS(g->b, sgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)(2 * E), (int)L1, Bi,
                                  &one, g->x0, (int)(2 * E), g->dz1, (int)L1, &zero, gW1,
                                  (int)(2 * E)));
-            k_colsum<<<blocks_for(L1), NEUMF_THREADS, 0, g->st>>>(gb1, g->dz1, B, L1);
-            GPU_LAUNCHED("k_colsum");
+            GPU_BLAS(g->b, sgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)L1, 1, Bi, &one, g->dz1,
+                                 (int)L1, g->ones, Bi, &zero, gb1, (int)L1));
             GPU_BLAS(g->b, sgemm(g->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)(2 * E), Bi, (int)L1,
                                  &one, W1, (int)(2 * E), g->dz1, (int)L1, &zero, g->dx0,
                                  (int)(2 * E)));
