@@ -198,8 +198,22 @@ static int evaluate(TuiJob *j, Session *se, const RsModel *m, int64_t run_id, Rs
     o.nks = 1;
     o.nthreads = j->spec.nthreads;
     o.cancel = &j->cancel;
-    set_phase(j, "evaluating");
+    /* a factor model ranks on the GPU unless the form said cpu; any GPU
+     * failure falls back to the CPU */
+    RsGpuInfo gi;
+    RsErr why;
+    gpu_probe(&gi);
+    if (strcmp(j->spec.device, "cpu") != 0 && gi.devices > 0 &&
+        eval_gpu_usable(m, o.protocol, 10, &why) == RS_OK)
+        o.device = RS_DEVICE_GPU;
+    set_phase(j, o.device == RS_DEVICE_GPU ? "evaluating on the GPU" : "evaluating");
     int rc = eval_model(m, se->train, se->test, se->d->cat, &o, &r, err);
+    if (rc == RS_EGPU) {
+        o.device = RS_DEVICE_CPU;
+        rs_err_clear(err);
+        set_phase(j, "evaluating");
+        rc = eval_model(m, se->train, se->test, se->d->cat, &o, &r, err);
+    }
     if (rc)
         return rc;
     StoreMetric *sm = calloc(r->n_metrics ? r->n_metrics : 1, sizeof *sm);
