@@ -20,6 +20,8 @@
  */
 #include <curses.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,24 @@
 
 static const size_t cmp_ks[] = { 5, 10, 20, 50 };
 
+/* One evaluation on a worker thread (eval_model over millions of users
+ * takes seconds; the screen stays live meanwhile). The models, parts and
+ * catalogue it reads belong to the model cache, which never changes or
+ * frees them while the TUI runs. */
+typedef struct CmpEval {
+    pthread_t th;
+    atomic_int done, cancel;
+    int ki;                          /* which K and run: the result's slot */
+    size_t j;
+    const RsModel *model;
+    const RsMatrix *train, *test;
+    const RsCatalog *cat;
+    EvalOptions o;
+    EvalResult *res;
+    int rc;
+    RsErr err;
+} CmpEval;
+
 typedef struct CompareScreen {
     TuiScreen base;
     TuiModels *models;
@@ -48,6 +68,7 @@ typedef struct CompareScreen {
     int ki;                          /* index into cmp_ks */
     EvalResult *res[RS_ARRAY_LEN(cmp_ks)][CMP_MAXRUNS];
     char eval_err[RS_ERRLEN];
+    CmpEval *job;                    /* the evaluation running, or NULL */
     int same_split;
     /* the user shown */
     long u;                          /* dataset index */
@@ -86,29 +107,84 @@ static const RsDataset *cmp_dataset(CompareScreen *cs)
     return tui_models_dataset(cs->models, NULL);
 }
 
-/* Evaluates every run at the current K (once per K). */
-static void cmp_evaluate(CompareScreen *cs)
+static void *cmp_eval_main(void *arg)
 {
+    CmpEval *e = arg;
+    e->rc = eval_model(e->model, e->train, e->test, e->cat, &e->o, &e->res, &e->err);
+    atomic_store(&e->done, 1);
+    return NULL;
+}
+
+/* Waits for the job (cancelled first when cancel) and keeps its result. */
+static void cmp_job_finish(CompareScreen *cs, int cancel)
+{
+    CmpEval *e = cs->job;
+    if (!e)
+        return;
+    if (cancel)
+        atomic_store(&e->cancel, 1);
+    pthread_join(e->th, NULL);
+    if (e->rc == RS_OK)
+        cs->res[e->ki][e->j] = e->res;
+    else if (e->rc != RS_ECANCEL) {
+        const TuiRun *r = tui_models_run(cs->models, cs->run[e->j]);
+        snprintf(cs->eval_err, sizeof cs->eval_err, "%.100s: %.300s", r->name, e->err.msg);
+    }
+    if (e->rc != RS_OK)
+        eval_result_free(e->res);
+    free(e);
+    cs->job = NULL;
+}
+
+/* Evaluates every run at the current K (once per K), one at a time on a
+ * worker thread: collects a finished job, starts the next missing one.
+ * Returns 1 while a result for the current K is still missing. */
+static int cmp_evaluate(CompareScreen *cs)
+{
+    if (cs->job && atomic_load(&cs->job->done))
+        cmp_job_finish(cs, 0);
     size_t K = cmp_ks[cs->ki];
+    int missing = 0;
     for (size_t j = 0; j < cs->n && !cs->eval_err[0]; j++) {
         if (cs->res[cs->ki][j])
             continue;
-        RsErr err;
-        rs_err_clear(&err);
-        const TuiRun *r = tui_models_run(cs->models, cs->run[j]);
-        char msg[200];
-        snprintf(msg, sizeof msg, "Evaluating %s at K = %zu...", r->name, K);
-        tui_models_notice(msg);
-        EvalOptions o;
-        eval_options_default(&o);
-        o.ks[0] = K;
-        o.nks = 1;
-        if (eval_model(r->model, r->train, r->test, cmp_dataset(cs)->cat, &o,
-                       &cs->res[cs->ki][j], &err)) {
-            cs->res[cs->ki][j] = NULL;
-            snprintf(cs->eval_err, sizeof cs->eval_err, "%.100s: %.300s", r->name, err.msg);
+        missing = 1;
+        if (cs->job)
+            break;
+        CmpEval *e = calloc(1, sizeof *e);
+        if (!e) {
+            snprintf(cs->eval_err, sizeof cs->eval_err, "out of memory");
+            break;
         }
+        const TuiRun *r = tui_models_run(cs->models, cs->run[j]);
+        e->ki = cs->ki;
+        e->j = j;
+        e->model = r->model;
+        e->train = r->train;
+        e->test = r->test;
+        e->cat = cmp_dataset(cs)->cat;
+        eval_options_default(&e->o);
+        e->o.ks[0] = K;
+        e->o.nks = 1;
+        e->o.cancel = &e->cancel;
+        atomic_init(&e->done, 0);
+        atomic_init(&e->cancel, 0);
+        if (pthread_create(&e->th, NULL, cmp_eval_main, e) != 0) {
+            free(e);
+            snprintf(cs->eval_err, sizeof cs->eval_err, "cannot start a thread");
+            break;
+        }
+        cs->job = e;
+        break;
     }
+    return missing;
+}
+
+/* The timer: redraw when the running evaluation has finished. */
+static unsigned compare_tick(TuiScreen *s)
+{
+    CompareScreen *cs = (CompareScreen *)s;
+    return cs->job && atomic_load(&cs->job->done) ? TUI_INTENT_REDRAW : 0;
 }
 
 /* The first run's evaluated users (ascending dataset indices), or NULL. */
@@ -395,7 +471,7 @@ static void compare_draw(TuiScreen *s, const TuiRect *body)
     }
     if (!cmp_loaded(cs, &r))
         return;
-    cmp_evaluate(cs);
+    int pending = cmp_evaluate(cs);
     cmp_place_user(cs);
     const TuiRun *r0 = tui_models_run(cs->models, cs->run[0]);
     snprintf(detail, sizeof detail, "full protocol, K = %zu, split %s%s", cmp_ks[cs->ki],
@@ -403,6 +479,11 @@ static void compare_draw(TuiScreen *s, const TuiRect *body)
     tui_heading(&r, 0, "Compare", detail);
     if (cs->eval_err[0])
         tui_put(&r, 1, 0, COL_ERROR, cs->eval_err);
+    else if (pending && cs->job) {
+        const TuiRun *rj = tui_models_run(cs->models, cs->run[cs->job->j]);
+        tui_printf(&r, 1, 0, COL_DIM, "evaluating %s at K = %zu... (keys work meanwhile)",
+                   rj->name, cmp_ks[cs->job->ki]);
+    }
     TuiRect top = r;
     if (cs->exporting || cs->msg[0])
         top.h--; /* the last row: the export prompt or its result */
@@ -602,6 +683,7 @@ static void compare_free(TuiScreen *s)
     CompareScreen *cs = (CompareScreen *)s;
     if (!cs)
         return;
+    cmp_job_finish(cs, 1);
     for (size_t k = 0; k < RS_ARRAY_LEN(cmp_ks); k++)
         for (size_t j = 0; j < CMP_MAXRUNS; j++)
             eval_result_free(cs->res[k][j]);
@@ -617,6 +699,8 @@ static const TuiScreenClass compare_class = {
     .draw = compare_draw,
     .handle_key = compare_key,
     .free = compare_free,
+    .tick = compare_tick,
+    .tick_ms = 200,
 };
 
 /* The same screen while the export prompt is open. */
@@ -628,6 +712,8 @@ static const TuiScreenClass compare_edit_class = {
     .draw = compare_draw,
     .handle_key = compare_key,
     .free = compare_free,
+    .tick = compare_tick,
+    .tick_ms = 200,
 };
 
 /* The runs: the selection, then the newest others up to two. */
