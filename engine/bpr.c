@@ -129,12 +129,6 @@ static const ParamSpec bpr_params[] = {
      "with a validation set: stop after this many epochs without a better NDCG@10 (0 never)"},
 };
 
-/* Whether item j is in user u's training row. */
-static int bpr_in_row(const RsMatrix *t, uint32_t u, uint32_t j)
-{
-    return rs_matrix_find(t, u, j) != (size_t)-1;
-}
-
 /* One epoch's draws in nparts parts (see the file comment). */
 typedef struct BprEpoch {
     FactorModel *f;
@@ -169,7 +163,7 @@ static void bpr_epoch_part(void *ctx, size_t begin, size_t end, int tid)
                 continue;
             do
                 j = (uint32_t)rng_below(&rng, I);
-            while (bpr_in_row(t, u, j));
+            while (rs_matrix_has(t, u, j));
             float x = bpr_step(f->P + u * K, f->Q + (size_t)i * K, f->Q + (size_t)j * K,
                                    ep->bias ? f->bi + i : NULL, ep->bias ? f->bi + j : NULL,
                                    ep->lr, ep->reg, K);
@@ -202,12 +196,12 @@ static double bpr_valid_ndcg(const FactorModel *f, const RsMatrix *t, const RsMa
             seen[t->u_items[k]] = 0;
         size_t rel = 0;
         for (size_t k = v->u_ptr[u]; k < v->u_ptr[u + 1]; k++)
-            rel += !bpr_in_row(t, (uint32_t)u, v->u_items[k]);
+            rel += !rs_matrix_has(t, (uint32_t)u, v->u_items[k]);
         if (rel == 0)
             continue;
         double dcg = 0, idcg = 0;
         for (size_t r = 0; r < m; r++)
-            if (bpr_in_row(v, (uint32_t)u, top[r].item))
+            if (rs_matrix_has(v, (uint32_t)u, top[r].item))
                 dcg += 1.0 / log2((double)r + 2);
         for (size_t r = 0; r < BPR_VALID_K && r < rel; r++)
             idcg += 1.0 / log2((double)r + 2);

@@ -59,6 +59,12 @@ int rs_matrix_select(const RsMatrix *m, const uint8_t *part, uint8_t which, RsMa
  * (binary search in the row). */
 size_t rs_matrix_find(const RsMatrix *m, uint32_t u, uint32_t i);
 
+/* Whether (u, i) is an entry of m (0 for a user beyond m's rows). */
+static inline int rs_matrix_has(const RsMatrix *m, uint32_t u, uint32_t i)
+{
+    return u < m->U && rs_matrix_find(m, u, i) != (size_t)-1;
+}
+
 /* Number of entries of user u / item i. */
 static inline size_t rs_user_count(const RsMatrix *m, uint32_t u)
 {

@@ -57,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "nn.h"
 #include "nn_gru.h"
 #include "parallel.h"
@@ -426,14 +427,6 @@ static const ParamSpec gru4rec_params[] = {
 
 /* ---- sequences --------------------------------------------------------------------------- */
 
-static uint64_t gru_stream(uint64_t seed, uint64_t a, uint64_t b)
-{
-    uint64_t z = seed ^ (0x9E3779B97F4A7C15ull * (a + 1)) ^ (0xD6E8FEB86659FD93ull * (b + 1));
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 typedef struct GruEntry {
     int64_t ts;
     uint32_t item;
@@ -542,7 +535,7 @@ static void gru_epoch_part(void *ctx, size_t begin, size_t end, int tid)
     for (size_t c = begin; c < end; c++) {
         GruWs *ws = &ep->ws[c];
         RsRng rng;
-        rng_seed(&rng, gru_stream(ep->seed, (uint64_t)ep->epoch, c + 1));
+        rng_seed(&rng, rng_stream(ep->seed, (uint64_t)ep->epoch, c + 1));
         double loss = 0;
         size_t cnt = 0;
         for (size_t bi = c, it = 0; bi < nb; bi += ep->nparts, it++) {
@@ -573,12 +566,6 @@ static void gru_epoch_part(void *ctx, size_t begin, size_t end, int tid)
     }
 }
 
-/* Whether item j is in user u's row of m. */
-static int in_row(const RsMatrix *m, uint32_t u, uint32_t j)
-{
-    return u < m->U && rs_matrix_find(m, u, j) != (size_t)-1;
-}
-
 /* HR@10 on the validation matrix (see the file comment); NAN when none. */
 static double gru_valid_hr(const Gru4rec *g, const RsMatrix *t, const RsSeqs *seqs,
                            const RsMatrix *v, uint64_t seed, size_t maxlen, GruWs *ws)
@@ -603,23 +590,13 @@ static double gru_valid_hr(const Gru4rec *g, const RsMatrix *t, const RsSeqs *se
         gru_final_state(g, ws, rs_seq(seqs, (uint32_t)u), rs_seq_len(seqs, (uint32_t)u),
                         maxlen, h);
         RsRng rng;
-        rng_seed(&rng, gru_stream(seed, 0xFFFF, u));
+        rng_seed(&rng, rng_stream(seed, 0xFFFF, u));
         for (size_t k = v->u_ptr[u]; k < v->u_ptr[u + 1]; k++) {
             uint32_t item = v->u_items[k];
-            if (in_row(t, (uint32_t)u, item))
+            if (rs_matrix_has(t, (uint32_t)u, item))
                 continue;
             cand[0] = item;
-            for (size_t s = 1; s <= GRU4REC_VALID_NEG; s++) {
-                uint32_t j;
-                int dup;
-                do {
-                    j = (uint32_t)rng_below(&rng, t->I);
-                    dup = 0;
-                    for (size_t q = 1; q < s && !dup; q++)
-                        dup = cand[q] == j;
-                } while (dup || in_row(t, (uint32_t)u, j) || in_row(v, (uint32_t)u, j));
-                cand[s] = j;
-            }
+            eval_draw_negatives(t, v, (uint32_t)u, GRU4REC_VALID_NEG, &rng, cand + 1);
             float s0 = 0;
             size_t above = 0;
             for (size_t s = 0; s <= GRU4REC_VALID_NEG; s++) {
@@ -731,7 +708,7 @@ static int gru4rec_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     blas_old = rs_blas_threads(1); /* the batches' sgemm calls are small */
     for (int e = 1; e <= epochs; e++) {
         RsRng rng;
-        rng_seed(&rng, gru_stream(m->seed, (uint64_t)e, 0));
+        rng_seed(&rng, rng_stream(m->seed, (uint64_t)e, 0));
         for (size_t k = nwin; k > 1; k--) { /* Fisher-Yates over the windows */
             size_t j = (size_t)rng_below(&rng, k);
             GruWindow tmp = win[k - 1];

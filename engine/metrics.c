@@ -1342,3 +1342,19 @@ const EvalMetric *eval_result_find(const EvalResult *r, const char *name)
             return &r->metrics[k];
     return NULL;
 }
+
+void eval_draw_negatives(const RsMatrix *a, const RsMatrix *b, uint32_t u, size_t N, RsRng *rng,
+                         uint32_t *out)
+{
+    for (size_t s = 0; s < N; s++) {
+        uint32_t j;
+        int dup;
+        do {
+            j = (uint32_t)rng_below(rng, a->I);
+            dup = 0;
+            for (size_t q = 0; q < s && !dup; q++)
+                dup = out[q] == j;
+        } while (dup || rs_matrix_has(a, u, j) || (b && rs_matrix_has(b, u, j)));
+        out[s] = j;
+    }
+}

@@ -84,6 +84,7 @@
 #include "common.h"
 #include "dataset.h"
 #include "model.h"
+#include "rng.h"
 
 /* ---- per-list metrics ----------------------------------------------------------
  * hits[0..n) is a ranked list seen through relevance: hits[r] != 0 when the
@@ -161,6 +162,12 @@ typedef struct EvalOptions {
                                * lists and AUC pair counts from the GPU
                                * (gpu_topk_rank_factors); see eval_gpu_usable */
 } EvalOptions;
+
+/* The sampled protocol's draw: out[0..N) = N distinct items drawn
+ * uniformly (rng_below) from those in neither u's row of a nor of b (b may
+ * be NULL). The caller makes sure that N such items exist. */
+void eval_draw_negatives(const RsMatrix *a, const RsMatrix *b, uint32_t u, size_t N, RsRng *rng,
+                         uint32_t *out);
 
 /* Whether eval_model can score m on the GPU under protocol p: RS_OK, or
  * RS_EUSAGE saying why not (the sampled protocol, a class without

@@ -60,6 +60,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "metrics.h"
 #include "nn.h"
 #include "parallel.h"
 #include "rng.h"
@@ -358,20 +359,6 @@ static const ParamSpec neumf_params[] = {
 
 /* ---- sampling -------------------------------------------------------------------------------- */
 
-static uint64_t neumf_stream(uint64_t seed, uint64_t a, uint64_t b)
-{
-    uint64_t z = seed ^ (0x9E3779B97F4A7C15ull * (a + 1)) ^ (0xD6E8FEB86659FD93ull * (b + 1));
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* Whether item j is in user u's training row. */
-static int in_row(const RsMatrix *t, uint32_t u, uint32_t j)
-{
-    return rs_matrix_find(t, u, j) != (size_t)-1;
-}
-
 /* The epoch's samples: each positive then its negatives, shuffled. Returns
  * the number of samples. */
 static size_t neumf_draw(const RsMatrix *t, size_t neg, RsRng *rng, uint32_t *su, uint32_t *si,
@@ -390,7 +377,7 @@ static size_t neumf_draw(const RsMatrix *t, size_t neg, RsRng *rng, uint32_t *su
                 uint32_t j;
                 do
                     j = (uint32_t)rng_below(rng, I);
-                while (in_row(t, (uint32_t)u, j));
+                while (rs_matrix_has(t, (uint32_t)u, j));
                 su[n] = (uint32_t)u;
                 si[n] = j;
                 sy[n++] = 0;
@@ -490,23 +477,13 @@ static double neumf_valid_hr(const Neumf *n, const RsMatrix *t, const RsMatrix *
         if (busy + NEUMF_VALID_NEG > t->I)
             continue;
         RsRng rng;
-        rng_seed(&rng, neumf_stream(seed, 0xFFFF, u));
+        rng_seed(&rng, rng_stream(seed, 0xFFFF, u));
         for (size_t k = v->u_ptr[u]; k < v->u_ptr[u + 1]; k++) {
             uint32_t item = v->u_items[k];
-            if (in_row(t, (uint32_t)u, item))
+            if (rs_matrix_has(t, (uint32_t)u, item))
                 continue;
             cand[0] = item;
-            for (size_t s = 1; s <= NEUMF_VALID_NEG; s++) {
-                uint32_t j;
-                int dup;
-                do {
-                    j = (uint32_t)rng_below(&rng, t->I);
-                    dup = 0;
-                    for (size_t q = 1; q < s && !dup; q++)
-                        dup = cand[q] == j;
-                } while (dup || in_row(t, (uint32_t)u, j) || in_row(v, (uint32_t)u, j));
-                cand[s] = j;
-            }
+            eval_draw_negatives(t, v, (uint32_t)u, NEUMF_VALID_NEG, &rng, cand + 1);
             neumf_logits(n, n->w.Pu, (uint32_t)u, ws, cand, NEUMF_VALID_NEG + 1, sc);
             size_t above = 0;
             for (size_t s = 1; s <= NEUMF_VALID_NEG; s++)
@@ -660,7 +637,7 @@ static int neumf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     }
     for (int e = 1; e <= epochs; e++) {
         RsRng rng;
-        rng_seed(&rng, neumf_stream(m->seed, (uint64_t)e, 0));
+        rng_seed(&rng, rng_stream(m->seed, (uint64_t)e, 0));
         ep.nsamples = neumf_draw(t, neg, &rng, su, si, sy);
         double loss = 0;
         if (gpu) {
@@ -798,7 +775,7 @@ static int neumf_foldin(const RsModel *m, const Neumf *n, const RsProfile *pr, f
     nn_adam_default(&opt);
     opt.lr = (float)model_param(m, "foldin_lr");
     RsRng rng;
-    rng_seed(&rng, neumf_stream(m->seed, UINT64_MAX, np));
+    rng_seed(&rng, rng_stream(m->seed, UINT64_MAX, np));
     int steps = (int)model_param(m, "foldin_steps");
     for (int s = 1; s <= steps; s++) {
         for (size_t k = 0; k < B; k++) {

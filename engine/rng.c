@@ -58,3 +58,11 @@ double rng_normal(RsRng *r)
         u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
+
+uint64_t rng_stream(uint64_t seed, uint64_t a, uint64_t b)
+{
+    uint64_t z = seed ^ (0x9E3779B97F4A7C15ull * (a + 1)) ^ (0xD6E8FEB86659FD93ull * (b + 1));
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}

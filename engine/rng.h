@@ -21,4 +21,9 @@ double rng_uniform(RsRng *r);
 /* Standard normal deviate (Box-Muller, no cached second value). */
 double rng_normal(RsRng *r);
 
+/* The seed of an independent stream for (seed, a, b), e.g. (model seed,
+ * epoch, part) or (seed, purpose, user): splitmix64's finaliser of a mix
+ * of the three, so that streams for nearby (a, b) do not overlap. */
+uint64_t rng_stream(uint64_t seed, uint64_t a, uint64_t b);
+
 #endif

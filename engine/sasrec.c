@@ -56,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "nn.h"
 #include "nn_attn.h"
 #include "parallel.h"
@@ -436,19 +437,6 @@ static const ParamSpec sas_params[] = {
 
 /* ---- fitting -------------------------------------------------------------------------------- */
 
-static uint64_t sas_stream(uint64_t seed, uint64_t a, uint64_t b)
-{
-    uint64_t z = seed ^ (0x9E3779B97F4A7C15ull * (a + 1)) ^ (0xD6E8FEB86659FD93ull * (b + 1));
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static int in_row(const RsMatrix *t, uint32_t u, uint32_t j)
-{
-    return rs_matrix_find(t, u, j) != (size_t)-1;
-}
-
 typedef struct SasEpoch {
     const Sasrec *s;
     const RsMatrix *t;
@@ -493,7 +481,7 @@ static void sas_shard(void *ctx, size_t begin, size_t end, int tid)
             sas_put_seq(ws, n, sq, len - 1);
             size_t k = len - 1 < T ? len - 1 : T;
             RsRng *rng = &ws->rng[n];
-            rng_seed(rng, sas_stream(ep->seed, (uint64_t)ep->epoch, u));
+            rng_seed(rng, rng_stream(ep->seed, (uint64_t)ep->epoch, u));
             for (size_t t = 0; t < T; t++) {
                 size_t r = n * T + t;
                 if (t < T - k) {
@@ -504,7 +492,7 @@ static void sas_shard(void *ctx, size_t begin, size_t end, int tid)
                 uint32_t j;
                 do
                     j = (uint32_t)rng_below(rng, I);
-                while (in_row(ep->t, u, j));
+                while (rs_matrix_has(ep->t, u, j));
                 ws->neg[r] = j;
             }
         }
@@ -564,24 +552,17 @@ static void sas_valid_part(void *ctx, size_t begin, size_t end, int tid)
             uint32_t u = vc->users[b + n];
             const float *fu = f + n * C;
             RsRng rng;
-            rng_seed(&rng, sas_stream(vc->seed, 0xFFFF, u));
+            rng_seed(&rng, rng_stream(vc->seed, 0xFFFF, u));
             for (size_t k = vc->v->u_ptr[u]; k < vc->v->u_ptr[u + 1]; k++) {
                 uint32_t item = vc->v->u_items[k];
-                if (in_row(vc->t, u, item))
+                if (rs_matrix_has(vc->t, u, item))
                     continue;
                 float s0 = (float)cblas_sdot((int)C, fu, 1, s->w.M + (size_t)item * C, 1);
                 size_t above = 0;
                 uint32_t cand[SAS_VALID_NEG];
+                eval_draw_negatives(vc->t, vc->v, u, SAS_VALID_NEG, &rng, cand);
                 for (size_t q = 0; q < SAS_VALID_NEG; q++) {
-                    uint32_t j;
-                    int dup;
-                    do {
-                        j = (uint32_t)rng_below(&rng, s->d.I);
-                        dup = 0;
-                        for (size_t z = 0; z < q && !dup; z++)
-                            dup = cand[z] == j;
-                    } while (dup || in_row(vc->t, u, j) || in_row(vc->v, u, j));
-                    cand[q] = j;
+                    uint32_t j = cand[q];
                     float sj = (float)cblas_sdot((int)C, fu, 1, s->w.M + (size_t)j * C, 1);
                     above += sj > s0 || (sj == s0 && j < item);
                 }
@@ -756,7 +737,7 @@ static int sas_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     long step = 0;
     for (int e = 1; e <= epochs; e++) {
         RsRng rng;
-        rng_seed(&rng, sas_stream(m->seed, (uint64_t)e, UINT32_MAX));
+        rng_seed(&rng, rng_stream(m->seed, (uint64_t)e, UINT32_MAX));
         sas_shuffle(f.order, nu, &rng);
         ep.epoch = e;
         FitProgress pr = {.phase = "epoch", .epoch = e, .epochs = epochs,
