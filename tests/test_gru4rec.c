@@ -29,17 +29,6 @@
 #include "split.h"
 #include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
-
 static double now_s(void)
 {
     struct timespec t;
@@ -519,23 +508,6 @@ static void test_cancel_valid(void **state)
 
 /* ---- quality on MovieLens-100K ------------------------------------------------------------ */
 
-static void eval_at10(const RsModel *m, const RsMatrix *train, const RsMatrix *test,
-                      EvalProtocol proto, double *hr, double *ndcg)
-{
-    EvalOptions o;
-    eval_options_default(&o);
-    o.protocol = proto;
-    o.ks[0] = 10;
-    o.nks = 1;
-    o.seed = 42;
-    EvalResult *r;
-    RsErr err;
-    assert_int_equal(eval_model(m, train, test, NULL, &o, &r, &err), RS_OK);
-    *hr = eval_result_find(r, "hr@10")->value;
-    *ndcg = eval_result_find(r, "ndcg@10")->value;
-    eval_result_free(r);
-}
-
 static void test_ml100k_quality(void **state)
 {
     (void)state;
@@ -547,32 +519,27 @@ static void test_ml100k_quality(void **state)
     }
     /* leave the last interaction by time out; no validation part, so the
      * history the model reads at test time ends right before the test item */
-    uint8_t *part = malloc(all->NNZ);
-    RsErr err;
-    SplitParams sp = {.method = SPLIT_LOO, .seed = 1};
-    assert_int_equal(split_make(all, &sp, part, &err), RS_OK);
     RsMatrix *train, *test;
-    assert_int_equal(rs_matrix_select(all, part, SPLIT_TRAIN, &train, &err), RS_OK);
-    assert_int_equal(rs_matrix_select(all, part, SPLIT_TEST, &test, &err), RS_OK);
+    tu_split_loo(all, &train, &test);
     /* the test's budget: 6 epochs of the defaults (measured HR@10 0.639 at
      * 5 epochs, 0.644 at 8; BPR-max 0.647 at 8); under sanitizers 1 epoch
      * and only "beats pop" */
-    const char *kv[] = {SANITIZED ? "epochs=1" : "epochs=6"};
+    const char *kv[] = {TU_SANITIZED ? "epochs=1" : "epochs=6"};
     double t0 = now_s();
     RsModel *m = fit_with(train, NULL, kv, RS_ARRAY_LEN(kv), 42, 2);
     double t1 = now_s();
     RsModel *pop = tu_fit(&model_pop, train, NULL, NULL, 0, 1);
     double hr, ndcg, phr, pndcg, fhr, fndcg, pfhr, pfndcg;
-    eval_at10(m, train, test, EVAL_SAMPLED, &hr, &ndcg);
-    eval_at10(pop, train, test, EVAL_SAMPLED, &phr, &pndcg);
-    eval_at10(m, train, test, EVAL_FULL, &fhr, &fndcg);
-    eval_at10(pop, train, test, EVAL_FULL, &pfhr, &pfndcg);
+    tu_eval_at10(m, train, test, EVAL_SAMPLED, &hr, &ndcg);
+    tu_eval_at10(pop, train, test, EVAL_SAMPLED, &phr, &pndcg);
+    tu_eval_at10(m, train, test, EVAL_FULL, &fhr, &fndcg);
+    tu_eval_at10(pop, train, test, EVAL_FULL, &pfhr, &pfndcg);
     fprintf(stderr,
             "ML-100K leave-last-out by time, 99 sampled negatives: gru4rec HR@10 %.4f NDCG@10 "
             "%.4f (fit %.1f s, 2 threads); pop HR@10 %.4f NDCG@10 %.4f\n"
             "  full ranking: gru4rec HR@10 %.4f NDCG@10 %.4f; pop HR@10 %.4f NDCG@10 %.4f\n",
             hr, ndcg, t1 - t0, phr, pndcg, fhr, fndcg, pfhr, pfndcg);
-    if (!SANITIZED) {
+    if (!TU_SANITIZED) {
         /* bounds = measured - margin (two Hogwild threads: not
          * bit-reproducible) */
         assert_true(hr >= 0.58);
@@ -584,7 +551,6 @@ static void test_ml100k_quality(void **state)
     rs_matrix_free(train);
     rs_matrix_free(test);
     rs_matrix_free(all);
-    free(part);
 }
 
 int main(void)

@@ -28,17 +28,6 @@
 #include "split.h"
 #include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
-
 static void fill(float *x, size_t n, float scale, RsRng *rng)
 {
     for (size_t k = 0; k < n; k++)
@@ -616,23 +605,6 @@ static void test_early_stopping(void **state)
 
 /* ---- quality on MovieLens-100K ------------------------------------------------------------------ */
 
-static void eval_at10(const RsModel *m, const RsMatrix *train, const RsMatrix *test,
-                      EvalProtocol proto, double *hr, double *ndcg)
-{
-    EvalOptions o;
-    eval_options_default(&o);
-    o.protocol = proto;
-    o.ks[0] = 10;
-    o.nks = 1;
-    o.seed = 42;
-    EvalResult *r;
-    RsErr err;
-    assert_int_equal(eval_model(m, train, test, NULL, &o, &r, &err), RS_OK);
-    *hr = eval_result_find(r, "hr@10")->value;
-    *ndcg = eval_result_find(r, "ndcg@10")->value;
-    eval_result_free(r);
-}
-
 /* NeuMF's figures on this protocol (tests/test_neumf.c: HR@10 0.566-0.586,
  * NDCG@10 0.310-0.315). */
 #define NEUMF_HR10 0.586
@@ -649,28 +621,23 @@ static void test_ml100k_quality(void **state)
     }
     /* leave-last-out by time; no validation part, so that the input
      * sequence at test time is every training item up to the test item */
-    uint8_t *part = malloc(all->NNZ);
-    RsErr err;
-    SplitParams sp = {.method = SPLIT_LOO, .valid_frac = 0, .seed = 1};
-    assert_int_equal(split_make(all, &sp, part, &err), RS_OK);
     RsMatrix *train, *test;
-    assert_int_equal(rs_matrix_select(all, part, SPLIT_TRAIN, &train, &err), RS_OK);
-    assert_int_equal(rs_matrix_select(all, part, SPLIT_TEST, &test, &err), RS_OK);
+    tu_split_loo(all, &train, &test);
     /* the test's budget, about 25 CPU seconds: one block, 60 epochs at lr
      * 2e-3 (two blocks, 30 epochs: HR@10 0.644, NDCG@10 0.355 for the same
      * time; the defaults, two blocks and 200 epochs at 1e-3: 0.680, 0.407);
      * under sanitizers 5 epochs (measured 0.363, 0.194) and only "beats
      * pop" */
-    const char *kv[] = {SANITIZED ? "epochs=5" : "epochs=60", "lr=0.002", "blocks=1"};
+    const char *kv[] = {TU_SANITIZED ? "epochs=5" : "epochs=60", "lr=0.002", "blocks=1"};
     double t0 = rs_now();
     RsModel *m = fit_with(train, NULL, kv, RS_ARRAY_LEN(kv), 42, 2);
     double t1 = rs_now();
     RsModel *pop = tu_fit(&model_pop, train, NULL, NULL, 0, 1);
     double hr, ndcg, phr, pndcg, fhr, fndcg, pfhr, pfndcg;
-    eval_at10(m, train, test, EVAL_SAMPLED, &hr, &ndcg);
-    eval_at10(pop, train, test, EVAL_SAMPLED, &phr, &pndcg);
-    eval_at10(m, train, test, EVAL_FULL, &fhr, &fndcg);
-    eval_at10(pop, train, test, EVAL_FULL, &pfhr, &pfndcg);
+    tu_eval_at10(m, train, test, EVAL_SAMPLED, &hr, &ndcg);
+    tu_eval_at10(pop, train, test, EVAL_SAMPLED, &phr, &pndcg);
+    tu_eval_at10(m, train, test, EVAL_FULL, &fhr, &fndcg);
+    tu_eval_at10(pop, train, test, EVAL_FULL, &pfhr, &pfndcg);
     fprintf(stderr,
             "ML-100K leave-last-out, 99 sampled negatives: sasrec HR@10 %.4f NDCG@10 %.4f "
             "(%s %s %s, fit %.1f s, 2 threads); pop HR@10 %.4f NDCG@10 %.4f; neumf (measured) "
@@ -678,7 +645,7 @@ static void test_ml100k_quality(void **state)
             "full ranking: sasrec HR@10 %.4f NDCG@10 %.4f; pop HR@10 %.4f NDCG@10 %.4f\n",
             hr, ndcg, kv[0], kv[1], kv[2], t1 - t0, phr, pndcg, NEUMF_HR10, NEUMF_NDCG10, fhr, fndcg, pfhr,
             pfndcg);
-    if (!SANITIZED) {
+    if (!TU_SANITIZED) {
         /* measured HR@10 0.670, NDCG@10 0.390 (deterministic for the seed
          * and two threads; BLAS builds may differ in the last bits); bounds
          * = measured - margin, and above NeuMF */
@@ -691,7 +658,6 @@ static void test_ml100k_quality(void **state)
     rs_matrix_free(train);
     rs_matrix_free(test);
     rs_matrix_free(all);
-    free(part);
 }
 
 int main(void)

@@ -75,7 +75,9 @@ const char *tu_ml100k(void)
 /* ---- MovieLens-100K helpers ----------------------------------------------- */
 #include <math.h>
 
+#include "metrics.h"
 #include "rng.h"
+#include "split.h"
 
 RsMatrix *tu_ml100k_load(const char *name)
 {
@@ -202,4 +204,34 @@ RsModel *tu_fit(const ModelClass *cls, const RsMatrix *train, const RsCatalog *c
         abort();
     }
     return m;
+}
+
+void tu_split_loo(const RsMatrix *m, RsMatrix **train, RsMatrix **test)
+{
+    uint8_t *part = malloc(m->NNZ ? m->NNZ : 1);
+    RsErr err;
+    SplitParams sp = {.method = SPLIT_LOO, .seed = 1};
+    if (!part || split_make(m, &sp, part, &err) ||
+        rs_matrix_select(m, part, SPLIT_TRAIN, train, &err) ||
+        rs_matrix_select(m, part, SPLIT_TEST, test, &err))
+        abort();
+    free(part);
+}
+
+void tu_eval_at10(const RsModel *m, const RsMatrix *train, const RsMatrix *test, int protocol,
+                  double *hr, double *ndcg)
+{
+    EvalOptions o;
+    eval_options_default(&o);
+    o.protocol = (EvalProtocol)protocol;
+    o.ks[0] = 10;
+    o.nks = 1;
+    o.seed = 42;
+    EvalResult *r;
+    RsErr err;
+    if (eval_model(m, train, test, NULL, &o, &r, &err))
+        abort();
+    *hr = eval_result_find(r, "hr@10")->value;
+    *ndcg = eval_result_find(r, "ndcg@10")->value;
+    eval_result_free(r);
 }

@@ -25,6 +25,19 @@ const char *tu_ml100k(void);
 #include "dataset.h"
 #include "model.h"
 
+/* 1 in a build with AddressSanitizer (the quality tests then train less
+ * and only check that the model beats MostPopular). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TU_SANITIZED 1
+#endif
+#endif
+#ifndef TU_SANITIZED
+#define TU_SANITIZED 0
+#endif
+
 /* Loads a u.data-style file (user item rating ts, tab-separated) from the
  * ML-100K folder into a 943 x 1682 matrix (index = id - 1). NULL when the
  * folder is absent; aborts on a malformed file. name: "u.data", "u1.base"... */
@@ -38,6 +51,15 @@ void tu_split_random(const RsMatrix *m, double test_frac, uint64_t seed, RsMatri
  * training row are candidates; all test items relevant), averaged over
  * users with test items. A plain reference implementation. */
 double tu_ndcg_full(const RsModel *m, const RsMatrix *train, const RsMatrix *test, size_t K);
+/* The split of the NCF and SASRec papers: each user's last interaction by
+ * time in test, the rest in train (split_make's loo, seed 1, no validation
+ * part). Aborts on failure. */
+void tu_split_loo(const RsMatrix *m, RsMatrix **train, RsMatrix **test);
+/* HR@10 and NDCG@10 of m by eval_model under protocol (an EvalProtocol:
+ * full ranking, or sampled with 99 negatives and seed 42). Aborts on
+ * failure. */
+void tu_eval_at10(const RsModel *m, const RsMatrix *train, const RsMatrix *test, int protocol,
+                  double *hr, double *ndcg);
 /* RMSE of m->cls->predict over the rated test entries. */
 double tu_rmse(const RsModel *m, const RsMatrix *train, const RsMatrix *test);
 /* Fits a model of class cls with its defaults (or params kv) on train. */
