@@ -1,7 +1,8 @@
 # recscope - build, test, demo and install.
 #
 #   make            build build/recscope (installs missing Debian packages first)
-#   make test       the whole test suite (unit, unit under ASan/UBSan, CLI, TUI)
+#   make test       the whole test suite (unit, unit under ASan/UBSan, fuzz
+#                   corpus, CLI, crash, hostile input, concurrency, TUI)
 #   make unit       the fast unit tests alone
 #   make demo       build, generate + import the sample database, open the TUI
 #   make bench      benchmarks (import speed, ...)
@@ -14,6 +15,7 @@
 #                   the targets, built with gcc + ASan (part of make test)
 #   make memcheck   the unit and CLI tests under valgrind memcheck (slow)
 #   make crash-test SIGKILL in the middle of import, train and split
+#   make hostile-test, make concurrency-test  (both part of make test)
 #   make install    PREFIX=/usr/local (DESTDIR honoured)
 #   make deps       install the Debian packages recscope needs
 #   NO_CUDA=1       build without CUDA even when nvcc is present
@@ -64,7 +66,7 @@ endif
 LIBS := $(BUILD)/libtui.a $(BUILD)/libstore.a $(BUILD)/libengine.a $(BUILD)/libgpu.a
 LDLIBS := $(PKG_LIBS) $(GPU_LIBS)
 
-.PHONY: fuzz fuzz-regress fuzz-seeds memcheck crash-test hostile-test gpu-test bench-gpu quality-test all test unit asan asan-unit asan-cli nocuda-test cli-test tui-test man-test demo bench install deps clean help check-layers tests-bin
+.PHONY: fuzz fuzz-regress fuzz-seeds memcheck crash-test hostile-test concurrency-test gpu-test bench-gpu quality-test all test unit asan asan-unit asan-cli nocuda-test cli-test tui-test man-test demo bench install deps clean help check-layers tests-bin
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/recscope
@@ -187,6 +189,12 @@ asan-cli: asan
 quality-test: $(BUILD)/recscope
 	@sh tests/quality_test.sh $(BUILD)/recscope
 
+# valgrind memcheck over the unit tests and the CLI tests (slow; not in
+# make test). Installs valgrind first.
+memcheck: $(TEST_BIN) $(BUILD)/recscope
+	@sh mk/deps.sh memcheck
+	@sh tests/memcheck.sh $(BUILD)
+
 # SIGKILL in the middle of import, split and train; the database survives.
 crash-test: $(BUILD)/recscope
 	@sh tests/crash_test.sh $(BUILD)/recscope
@@ -195,6 +203,10 @@ crash-test: $(BUILD)/recscope
 # read-only databases and tampered model blobs.
 hostile-test: $(BUILD)/recscope
 	@sh tests/hostile_test.sh $(BUILD)/recscope
+
+# Readers in a loop while two processes import, split and train.
+concurrency-test: $(BUILD)/recscope
+	@sh tests/concurrency_test.sh $(BUILD)/recscope
 
 tui-test: $(BUILD)/recscope
 	@sh tests/tui_test.sh $(BUILD)/recscope
@@ -206,7 +218,7 @@ tui-test: $(BUILD)/recscope
 RESULTS := $(abspath build/test-results)
 test:
 	@rm -f $(RESULTS); mkdir -p build
-	@$(MAKE) --no-print-directory RS_RESULTS=$(RESULTS) unit asan-unit fuzz-regress cli-test asan-cli crash-test hostile-test quality-test tui-test man-test nocuda-test
+	@$(MAKE) --no-print-directory RS_RESULTS=$(RESULTS) unit asan-unit fuzz-regress cli-test asan-cli crash-test hostile-test concurrency-test quality-test tui-test man-test nocuda-test
 	@sh tests/summary.sh $(RESULTS)
 
 man-test: $(BUILD)/recscope
