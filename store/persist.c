@@ -119,6 +119,7 @@ static long idmap_get(const IdMap *m, int64_t id)
 /* One reader of a range of users, on its own connection. */
 typedef struct Scan {
     const char *path;
+    const char *uri;         /* open this URI instead of path, when not NULL */
     int64_t lo, hi;          /* user ids in [lo, hi) */
     const IdMap *users, *items;
     RsTriplet *t;
@@ -132,7 +133,9 @@ static void *scan_range(void *arg)
     Scan *sc = arg;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_open_v2(sc->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) ||
+    if (sqlite3_open_v2(sc->uri ? sc->uri : sc->path, &db,
+                        SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX |
+                            (sc->uri ? SQLITE_OPEN_URI : 0), NULL) ||
         sqlite3_prepare_v2(db, "SELECT user_id, item_id, rating, ts FROM interactions "
                                "WHERE user_id >= ?1 AND user_id < ?2", -1, &st, NULL)) {
         sc->rc = rs_err_set(&sc->err, RS_EDB, "%s: %s", sc->path,
@@ -192,8 +195,10 @@ static int load_interactions(Store *s, RsCatalog *c, RsMatrix **out, RsErr *err)
         return rs_err_set(err, RS_ENOMEM, "out of memory");
     }
     int64_t mid = c->U ? c->user_db[c->U / 2] : 0;
-    Scan sc[2] = {{.path = s->path, .lo = INT64_MIN, .hi = mid, .users = &um, .items = &im},
-                  {.path = s->path, .lo = mid, .hi = INT64_MAX, .users = &um, .items = &im}};
+    Scan sc[2] = {{.path = s->path, .uri = s->uri, .lo = INT64_MIN, .hi = mid, .users = &um,
+                   .items = &im},
+                  {.path = s->path, .uri = s->uri, .lo = mid, .hi = INT64_MAX, .users = &um,
+                   .items = &im}};
     pthread_t th;
     int threaded = pthread_create(&th, NULL, scan_range, &sc[1]) == 0;
     scan_range(&sc[0]);

@@ -188,7 +188,8 @@ static int open_db(Store *s, int oflags, int immutable, RsErr *err)
         oflags |= SQLITE_OPEN_URI;
     }
     int rc = sqlite3_open_v2(name, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
-    free(uri);
+    free(s->uri);
+    s->uri = uri; /* the dataset loader's own connections open it alike */
     if (rc != SQLITE_OK)
         return rs_err_set(err, RS_EIO, "%s: cannot open: %s", s->path,
                           s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -264,6 +265,7 @@ void store_close(Store *s)
     if (!s)
         return;
     sqlite3_close_v2(s->db);
+    free(s->uri);
     free(s->path);
     free(s);
 }

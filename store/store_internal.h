@@ -12,6 +12,7 @@
 struct Store {
     sqlite3 *db;
     char *path;
+    char *uri;    /* "file:...?immutable=1" when opened so (see store_open), else NULL */
     int readonly;
 };
 

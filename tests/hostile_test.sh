@@ -139,6 +139,9 @@ expect "import into another program's SQLite file" 1 "$BIN" import "$T/other.db"
 expect "the TUI on another program's SQLite file" 1 "$BIN" "$T/other.db"
 unchanged "another program's file" "$T/other.db" "$before"
 "$BIN" import "$T/g.db" "$T/gen" >/dev/null
+"$BIN" split "$T/g.db" --name r --seed 1 >/dev/null
+"$BIN" train "$T/g.db" --algo pop --split r -q
+u=$(sed -n '2p' "$T/gen/interactions.csv" | cut -d, -f1)
 cp "$T/g.db" "$T/newer.db"
 sqlite3 "$T/newer.db" "PRAGMA user_version = 99"
 before=$(sum "$T/newer.db")
@@ -182,6 +185,7 @@ else
     expect "info in a read-only folder" 0 $AS "$BIN" info "$R/g.db"
     has "info reads it" "$T/out" "interactions"
     expect "runs in a read-only folder" 0 $AS "$BIN" runs "$R/g.db"
+    expect "recommend in a read-only folder (the dataset loader too)" 0 $AS "$BIN" recommend "$R/g.db" --run pop-1 --user "$u" --k 3
     expect "split in a read-only folder" 1 $AS "$BIN" split "$R/g.db" --name x
     has "says the folder is not writable" "$T/err" "folder is not writable"
     unchanged "a read-only folder" "$R/g.db" "$before"
@@ -189,8 +193,6 @@ else
 fi
 
 # --- tampered model blobs -------------------------------------------------------------------
-u=$(sed -n '2p' "$T/gen/interactions.csv" | cut -d, -f1)
-"$BIN" split "$T/g.db" --name r --seed 1 >/dev/null
 "$BIN" train "$T/g.db" --algo als --split r --param factors=4 --param iterations=2 -q
 # tamper NAME SQL-EXPR WANT-TEXT: the blob replaced by SQL-EXPR (of model)
 tamper() {
