@@ -142,7 +142,7 @@ static void *scan_range(void *arg)
                             db ? sqlite3_errmsg(db) : "cannot open");
         goto done;
     }
-    sqlite3_busy_timeout(db, 10000);
+    sqlite3_busy_timeout(db, ST_BUSY_MS);
     sqlite3_bind_int64(st, 1, sc->lo);
     sqlite3_bind_int64(st, 2, sc->hi);
     long u = -1;

@@ -193,7 +193,7 @@ static int open_db(Store *s, int oflags, int immutable, RsErr *err)
     if (rc != SQLITE_OK)
         return rs_err_set(err, RS_EIO, "%s: cannot open: %s", s->path,
                           s->db ? sqlite3_errmsg(s->db) : "out of memory");
-    sqlite3_busy_timeout(s->db, 10000);
+    sqlite3_busy_timeout(s->db, ST_BUSY_MS);
     sqlite3_extended_result_codes(s->db, 1);
     return st_exec(s, "PRAGMA foreign_keys=ON", err);
 }
@@ -251,7 +251,7 @@ int store_open(Store **out, const char *path, int flags, RsErr *err)
          * writer leaves it to the next open or listing) */
         sqlite3_busy_timeout(s->db, 0);
         st_mark_interrupted(s);
-        sqlite3_busy_timeout(s->db, 10000);
+        sqlite3_busy_timeout(s->db, ST_BUSY_MS);
     }
     *out = s;
     return RS_OK;

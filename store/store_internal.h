@@ -9,6 +9,12 @@
 
 #include "store.h"
 
+/* How long a connection waits for another process's write transaction
+ * before SQLITE_BUSY ("database is locked"): an import holds the write lock
+ * while it writes, about 30 s for 20M interactions, and a training that
+ * finishes meanwhile must still save its model. Readers never wait (WAL). */
+#define ST_BUSY_MS 120000
+
 struct Store {
     sqlite3 *db;
     char *path;
