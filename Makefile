@@ -191,7 +191,7 @@ quality-test: $(BUILD)/recscope
 
 # valgrind memcheck over the unit tests and the CLI tests (slow; not in
 # make test). Installs valgrind first.
-memcheck: $(TEST_BIN) $(BUILD)/recscope
+memcheck: $(TEST_BIN) $(BUILD)/recscope $(FUZZ_RUN)
 	@sh mk/deps.sh memcheck
 	@sh tests/memcheck.sh $(BUILD)
 

@@ -1,10 +1,12 @@
 #!/bin/sh
-# memcheck.sh BUILD - the unit tests and the command-line tests (cli and
-# hostile) under valgrind memcheck: invalid reads and writes, uses of
-# uninitialised values and definite leaks are errors (still-reachable and
-# possible leaks are not: libraries keep such memory until exit). Suppressions
+# memcheck.sh BUILD - the unit tests, the fuzz targets over their corpus and
+# the command-line tests (cli and hostile) under valgrind memcheck: invalid
+# reads and writes, uses of uninitialised values and definite leaks are
+# errors (still-reachable and possible leaks are not: libraries keep such
+# memory until exit). Suppressions
 # for third-party noise only, each explained, in tests/valgrind.supp.
 # Counts go to RS_RESULTS like the other suites. Slow: not part of make test.
+# MEMCHECK_ONLY="build/tests/test_x ..." checks only those unit-test binaries.
 set -u
 build=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +24,7 @@ pass=0
 fail=0
 
 # --- unit tests: one check per binary ------------------------------------------
-for t in "$build"/tests/test_*; do
+for t in ${MEMCHECK_ONLY:-"$build"/tests/test_*}; do
     case $t in *.o | *.d) continue ;; esac
     name=$(basename "$t")
     # shellcheck disable=SC2086
@@ -36,6 +38,24 @@ for t in "$build"/tests/test_*; do
         echo "not ok - memcheck $name (exit $rc)"
         head -40 "$L/$name.log" | sed 's/^/    # /'
         grep -E '^\[  (FAILED|ERROR)' "$L/$name.out" | head -5 | sed 's/^/    # /'
+    fi
+done
+
+# --- the fuzz targets over their committed corpus (memcheck sees uses of
+# uninitialised memory, which ASan does not) --------------------------------------
+for f in "$build"/fuzz/run_*; do
+    name=$(basename "$f")
+    t=${name#run_}
+    # shellcheck disable=SC2086
+    nice $VG --log-file="$L/$name.log" "$f" "$here"/fuzz/corpus/"$t"/* >"$L/$name.out" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ] && [ ! -s "$L/$name.log" ]; then
+        pass=$((pass + 1))
+        echo "ok - memcheck fuzz corpus $t"
+    else
+        fail=$((fail + 1))
+        echo "not ok - memcheck fuzz corpus $t (exit $rc)"
+        head -40 "$L/$name.log" | sed 's/^/    # /'
     fi
 done
 
