@@ -6,7 +6,8 @@
  * Input: a class name and '\n', then bytes read in order: U-1, I-1 (each
  * mod 12), a count n of training entries (mod 48) and n (user, item,
  * rating) byte triples, one byte per class parameter (mod 4: default, min,
- * max, midpoint), then the class's payload. The harness wraps the payload in
+ * max, midpoint; integers capped at FUZZ_INT_CAP), then the class's
+ * payload. The harness wraps the payload in
  * a well-formed container (magic, versions, shape, parameters, length,
  * checksum) so that the mutations reach the class's own loader. An unknown
  * class name passes the rest of the input to model_load unwrapped, which
@@ -24,6 +25,7 @@
 #include "fuzz.h"
 #include "model.h"
 
+#define FUZZ_INT_CAP 64
 #define FUZZ_RAW_U 6 /* the seeds' shape, so that whole blobs load */
 #define FUZZ_RAW_I 8
 
@@ -50,10 +52,16 @@ static double param_value(const ParamSpec *sp, int mode)
             n += *q == '|';
         return mode == 0 ? sp->def : mode == 1 ? 0 : mode == 2 ? n - 1 : n / 2;
     }
-    double mid = sp->min + (sp->max - sp->min) / 2;
+    /* integers (epochs, factors, neighbours) at most FUZZ_INT_CAP, so that
+     * fold-in and scoring stay fast: a legitimately huge model is slow, not
+     * broken, and would only time the fuzzer out */
+    double max = sp->type == PARAM_INT && sp->max > FUZZ_INT_CAP ? fmax(sp->min, FUZZ_INT_CAP)
+                                                                  : sp->max;
+    double def = sp->type == PARAM_INT ? fmin(sp->def, max) : sp->def;
+    double mid = sp->min + (max - sp->min) / 2;
     if (sp->type == PARAM_INT)
         mid = floor(mid);
-    return mode == 0 ? sp->def : mode == 1 ? sp->min : mode == 2 ? sp->max : mid;
+    return mode == 0 ? def : mode == 1 ? sp->min : mode == 2 ? max : mid;
 }
 
 /* A catalogue with titles and genres, for the content models. */
