@@ -240,7 +240,8 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Itests -Istore -Iengine $(ENGINE_PKG_CFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
-bench: $(BUILD)/recscope $(BUILD)/bench/bench_load $(BUILD)/bench/bench_models $(BUILD)/bench/bench_tui_queries
+BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(filter-out tests/bench/bench_gpu.c,$(wildcard tests/bench/bench_*.c)))
+bench: $(BUILD)/recscope $(BENCH_BIN)
 	@sh tests/bench/run.sh $(BUILD)/recscope $(BUILD)/bench
 
 # --- GPU tests and benchmark --------------------------------------------------
@@ -252,7 +253,7 @@ bench: $(BUILD)/recscope $(BUILD)/bench/bench_load $(BUILD)/bench/bench_models $
 # pkg-config. Without nvcc (or with NO_CUDA=1) they build against
 # gpu/gpu_none.c and skip.
 GT := build/gpu-test
-GT_FOUND := $(if $(filter gpu-test bench-gpu,$(MAKECMDGOALS)),$(shell NO_CUDA=$(NO_CUDA) sh mk/cuda.sh))
+GT_FOUND := $(if $(filter gpu-test bench-gpu $(GT)/%,$(MAKECMDGOALS)),$(shell NO_CUDA=$(NO_CUDA) sh mk/cuda.sh))
 GT_NVCC := $(word 1,$(GT_FOUND))
 GT_CUDA := $(word 2,$(GT_FOUND))
 GT_DEPLIB := .gpu-deps/usr/lib/x86_64-linux-gnu

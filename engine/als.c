@@ -559,6 +559,29 @@ static int fold_in(const RsModel *m, const RsProfile *p, float *x, RsErr *err)
     return rc;
 }
 
+/* ModelClass.factors: copies of X and Y (D = K). */
+static int als_factors(const RsModel *m, float **X, float **Y, size_t *D, RsErr *err)
+{
+    *X = *Y = NULL;
+    int rc = check_fitted(m, err);
+    if (rc)
+        return rc;
+    const AlsState *s = m->state;
+    size_t nx = m->U * s->K, ny = m->I * s->K;
+    float *x = malloc((nx ? nx : 1) * sizeof *x), *y = malloc((ny ? ny : 1) * sizeof *y);
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return rs_err_set(err, RS_ENOMEM, "out of memory for the factor matrices");
+    }
+    memcpy(x, s->X, nx * sizeof *x);
+    memcpy(y, s->Y, ny * sizeof *y);
+    *X = x;
+    *Y = y;
+    *D = s->K;
+    return RS_OK;
+}
+
 static int als_score_profile(const RsModel *m, const RsMatrix *train, const RsProfile *p,
                              float *scores, RsErr *err)
 {
@@ -743,6 +766,7 @@ const ModelClass model_als = {
     .predict = NULL,
     .explain = als_explain,
     .similar = als_similar,
+    .factors = als_factors,
     .save = als_save,
     .load = als_load,
     .free_state = als_free_state,

@@ -90,6 +90,27 @@ int gpu_als_download(const GpuAls *g, float *X, float *Y, RsErr *err);
 /* Frees everything g holds on the device and host. NULL is a no-op. */
 void gpu_als_free(GpuAls *g);
 
+/* ---- BPR-MF (Rendle et al. 2009, LearnBPR) ------------------------------------------- */
+
+/* The device side of one BPR fit: the training matrix's CSR rows and the
+ * parameters P (U, K), Q (I, K), item biases bi (I), uploaded once. */
+typedef struct GpuBpr GpuBpr;
+
+/* Uploads R and the starting parameters (copied: the caller keeps its
+ * arrays). bias != 0 learns the item biases. On success *out is the
+ * caller's (gpu_bpr_free). RS_EGPU, RS_ENOMEM, RS_EUSAGE (K out of
+ * 1..4096, an empty matrix). */
+int gpu_bpr_new(const RsMatrix *R, const float *P, const float *Q, const float *bi, size_t K,
+                int bias, GpuBpr **out, RsErr *err);
+/* One epoch of NNZ LearnBPR draws (engine/bpr.c's epoch; gpu/bpr.cu says
+ * how it runs), the draws from a stream keyed by seed and epoch; *loss is
+ * the sum over the draws of ln(1 + e^-x_uij). RS_EGPU. */
+int gpu_bpr_epoch(GpuBpr *g, uint64_t seed, uint64_t epoch, float lr, float reg, double *loss,
+                  RsErr *err);
+/* Copies the parameters back into P, Q, bi. */
+int gpu_bpr_download(const GpuBpr *g, float *P, float *Q, float *bi, RsErr *err);
+void gpu_bpr_free(GpuBpr *g);
+
 /* ---- batch scoring ----------------------------------------------------------------- */
 
 /* Top-N items by the factor score x_u . y_i for many users at once, for
@@ -114,5 +135,19 @@ void gpu_als_free(GpuAls *g);
 int gpu_topk_factors(const float *X, size_t U, const float *Y, size_t I, size_t K,
                      const RsMatrix *exclude, const uint32_t *users, size_t nusers, size_t N,
                      uint32_t *items, float *scores, uint32_t *counts, RsErr *err);
+
+/* gpu_topk_factors, and for the entries of query (a U x I matrix: the test
+ * items) in the rows of the listed users, by position j in query's CSR
+ * arrays: qscore[j] = the item's score (-INFINITY when excluded), above[j]
+ * = how many of the user's items not excluded score strictly higher, and
+ * ties[j] = how many score the same (the item itself included): the pair
+ * counts of AUC, without a U x I matrix. above, ties and qscore have
+ * query->NNZ entries; those of users not listed are 0. query NULL: as
+ * gpu_topk_factors. */
+int gpu_topk_rank_factors(const float *X, size_t U, const float *Y, size_t I, size_t K,
+                          const RsMatrix *exclude, const uint32_t *users, size_t nusers,
+                          size_t N, uint32_t *items, float *scores, uint32_t *counts,
+                          const RsMatrix *query, uint32_t *above, uint32_t *ties, float *qscore,
+                          RsErr *err);
 
 #endif

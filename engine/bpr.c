@@ -30,11 +30,17 @@
  * items not in the training row, binary gains, on at most BPR_VALID_USERS
  * evenly spread validation users) after each epoch and stops early after
  * `patience` epochs without improvement, keeping the best epoch.
+ *
+ * With ctx->device == RS_DEVICE_GPU the epochs run on the GPU (gpu/bpr.cu:
+ * the same draws and steps, one warp per draw, Hogwild across the GPU);
+ * the factors come back to the host after each epoch when there is a
+ * validation matrix, and at the end. The model and its blob are the same.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "mf.h"
 #include "mf_internal.h"
 #include "parallel.h"
@@ -223,6 +229,7 @@ static int bpr_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     float *scores = NULL;
     uint8_t *seen = NULL;
     FmBest best = {0};
+    GpuBpr *gpu = NULL;
     if (t->U != m->U || t->I != m->I)
         return rs_err_set(err, RS_EUSAGE, "bpr: training matrix is %zux%zu, model %zux%zu",
                           t->U, t->I, m->U, m->I);
@@ -250,12 +257,21 @@ static int bpr_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     BprEpoch ep = {f, t, row_of, m->seed, 0, nparts, (float)model_param(m, "lr"),
                    (float)model_param(m, "reg"), model_param(m, "item_bias") != 0,
                    sums, ctx->cancel};
+    if (ctx->device == RS_DEVICE_GPU &&
+        (rc = gpu_bpr_new(t, f->P, f->Q, f->bi, K, ep.bias, &gpu, err)))
+        goto done;
     for (int e = 1; e <= epochs; e++) {
         ep.epoch = (uint64_t)e;
-        rs_parallel_for(nparts, ctx->nthreads, 1, bpr_epoch_part, &ep);
         double loss = 0;
-        for (size_t c = 0; c < nparts; c++)
-            loss += sums[c];
+        if (gpu) {
+            if ((rc = gpu_bpr_epoch(gpu, m->seed, ep.epoch, ep.lr, ep.reg, &loss, err)) ||
+                (ctx->valid && (rc = gpu_bpr_download(gpu, f->P, f->Q, f->bi, err))))
+                goto done;
+        } else {
+            rs_parallel_for(nparts, ctx->nthreads, 1, bpr_epoch_part, &ep);
+            for (size_t c = 0; c < nparts; c++)
+                loss += sums[c];
+        }
         FitProgress pr = {.phase = "epoch", .epoch = e, .epochs = epochs,
                           .fraction = (double)e / epochs, .loss = loss / (double)t->NNZ,
                           .valid = NAN, .valid_name = ctx->valid ? "ndcg@10" : NULL};
@@ -277,12 +293,15 @@ static int bpr_fit(RsModel *m, const FitContext *ctx, RsErr *err)
                 break;
         }
     }
+    if (gpu && !ctx->valid && (rc = gpu_bpr_download(gpu, f->P, f->Q, f->bi, err)))
+        goto done;
     fm_best_finish(&best, f);
     fm_finish(f);
     m->cls->free_state(m);
     m->state = f;
     f = NULL;
 done:
+    gpu_bpr_free(gpu);
     free(best.mem);
     fm_free(f);
     free(row_of);
@@ -415,7 +434,7 @@ const ModelClass model_bpr = {
     .title = "BPR: Bayesian personalised ranking MF (Rendle et al. 2009)",
     .params = bpr_params,
     .nparams = RS_ARRAY_LEN(bpr_params),
-    .flags = MODEL_FOLDIN | MODEL_ADDITIVE,
+    .flags = MODEL_FOLDIN | MODEL_ADDITIVE | MODEL_GPU,
     .format_version = 1,
     .fit = bpr_fit,
     .score = bpr_score,
@@ -423,6 +442,7 @@ const ModelClass model_bpr = {
     .predict = NULL,
     .explain = bpr_explain,
     .similar = fm_model_similar,
+    .factors = fm_model_factors,
     .save = fm_model_save,
     .load = fm_model_load,
     .free_state = fm_model_free_state,

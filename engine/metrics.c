@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "parallel.h"
 #include "rng.h"
 
@@ -503,6 +504,14 @@ typedef struct EvalCtx {
     atomic_int stop, failed;
     int err_code;           /* written by the first failing worker only */
     RsErr err;
+    /* scored on the GPU (eval_gpu_prepare), else NULL: */
+    size_t *g_row;          /* (U) user's row in the lists, SIZE_MAX when none */
+    uint32_t *g_items;      /* (rows, maxK) top-maxK lists */
+    float *g_scores;        /* (rows, maxK) */
+    uint32_t *g_counts;     /* (rows) */
+    uint32_t *g_above;      /* (test NNZ) candidates scoring above each test entry */
+    uint32_t *g_ties;       /* (test NNZ) scoring the same, itself included */
+    float *g_qscore;        /* (test NNZ) the entry's score */
 } EvalCtx;
 
 static size_t slot_topk(const EvalCtx *c, int kind, size_t j) { return (size_t)kind * c->nks + j; }
@@ -766,6 +775,41 @@ static int user_ratings(EvalCtx *c, uint32_t u, RsErr *err)
     return RS_OK;
 }
 
+/* Full protocol from the GPU's counts: AUC as metric_auc computes it, the
+ * negatives being the candidates (not training items) that are not
+ * relevant; each relevant item's candidates above / tied come from the GPU
+ * (relevant ones among them taken out here). */
+static void user_full_gpu(const EvalCtx *c, Scratch *s, uint32_t u, size_t nr, size_t n,
+                          double *v)
+{
+    for (size_t r = 0; r < n; r++)
+        s->hits[r] = (uint8_t)is_in(s->rel, nr, s->recs[r].item);
+    metrics_at_ks(s->hits, n, nr, c->ks, c->nks, s->mk);
+    store_topk(c, v, s->mk);
+    const RsMatrix *te = c->test;
+    size_t ntrain = rs_user_count(c->train, u);
+    size_t nn = c->I - ntrain - nr, k = 0;
+    for (size_t j = te->u_ptr[u]; j < te->u_ptr[u + 1]; j++)
+        if (is_in(s->rel, nr, te->u_items[j]))
+            s->rel_s[k++] = c->g_qscore[j];
+    double correct = 0;
+    k = 0;
+    for (size_t j = te->u_ptr[u]; j < te->u_ptr[u + 1]; j++) {
+        if (!is_in(s->rel, nr, te->u_items[j]))
+            continue;
+        float sr = s->rel_s[k++];
+        size_t rel_above = 0, rel_ties = 0;
+        for (size_t q = 0; q < nr; q++) {
+            rel_above += s->rel_s[q] > sr;
+            rel_ties += s->rel_s[q] == sr;
+        }
+        double above = (double)c->g_above[j] - (double)rel_above;
+        double ties = (double)c->g_ties[j] - (double)rel_ties;
+        correct += (double)nn - above - ties + 0.5 * ties;
+    }
+    v[slot_auc(c)] = nr && nn ? correct / ((double)nr * (double)nn) : NAN;
+}
+
 static int eval_user(EvalCtx *c, Scratch *s, uint32_t u, RsErr *err)
 {
     const RsMatrix *tr = c->train, *te = c->test;
@@ -790,17 +834,29 @@ static int eval_user(EvalCtx *c, Scratch *s, uint32_t u, RsErr *err)
     }
     if (nr == 0)
         goto done;
-    if ((rc = c->m->cls->score(c->m, tr, u, s->scores, err)) != RS_OK)
-        goto done;
-    for (size_t i = 0; i < c->I; i++)
-        s->scores[i] = clean_score(s->scores[i]);
-    size_t n = topk(s->scores, c->I, s->excl, c->maxK, s->recs);
+    size_t n;
+    if (c->g_items) {
+        size_t row = c->g_row[u];
+        n = c->g_counts[row];
+        for (size_t r = 0; r < n; r++) {
+            s->recs[r].item = c->g_items[row * c->maxK + r];
+            s->recs[r].score = c->g_scores[row * c->maxK + r];
+        }
+    } else {
+        if ((rc = c->m->cls->score(c->m, tr, u, s->scores, err)) != RS_OK)
+            goto done;
+        for (size_t i = 0; i < c->I; i++)
+            s->scores[i] = clean_score(s->scores[i]);
+        n = topk(s->scores, c->I, s->excl, c->maxK, s->recs);
+    }
     for (size_t j = 0; j < c->nks; j++) /* exposure counts for coverage and Gini */
         for (size_t r = 0; r < n && r < c->ks[j]; r++)
             s->counts[j * c->I + s->recs[r].item]++;
     double *v = c->vals + u * c->NV;
     if (c->o->protocol == EVAL_SAMPLED)
         user_sampled(c, s, u, nr, v);
+    else if (c->g_items)
+        user_full_gpu(c, s, u, nr, n, v);
     else
         user_full(c, s, nr, n, v);
     user_beyond(c, s, n, v);
@@ -1125,8 +1181,76 @@ static int eval_alloc(EvalCtx *c, const RsCatalog *cat, int nthreads)
     return RS_OK;
 }
 
+int eval_gpu_usable(const RsModel *m, EvalProtocol p, size_t maxK, RsErr *err)
+{
+    if (p != EVAL_FULL)
+        return rs_err_set(err, RS_EUSAGE, "the GPU evaluates the full protocol only");
+    if (!m->cls->factors)
+        return rs_err_set(err, RS_EUSAGE, "%s has no GPU scoring (not a factor model)",
+                          m->cls->name);
+    if (maxK > GPU_TOPK_MAX)
+        return rs_err_set(err, RS_EUSAGE, "the GPU ranks at most %d items per user (cutoff %zu)",
+                          GPU_TOPK_MAX, maxK);
+    return RS_OK;
+}
+
+/* Every test user's top-maxK list and the AUC pair counts of every test
+ * entry, on the GPU, in one call (blocked there: no U x I matrix). */
+static int eval_gpu_prepare(EvalCtx *c, RsErr *err)
+{
+    int rc = eval_gpu_usable(c->m, c->o->protocol, c->maxK, err);
+    if (rc)
+        return rc;
+    float *X = NULL, *Y = NULL;
+    size_t D = 0, rows = 0;
+    uint32_t *users = NULL;
+    if ((rc = c->m->cls->factors(c->m, &X, &Y, &D, err)))
+        return rc;
+    const RsMatrix *te = c->test;
+    size_t U = c->U ? c->U : 1, Q = te->NNZ ? te->NNZ : 1;
+    c->g_row = malloc(U * sizeof *c->g_row);
+    users = malloc(U * sizeof *users);
+    if (c->g_row && users)
+        for (size_t u = 0; u < c->U; u++) {
+            c->g_row[u] = SIZE_MAX;
+            if (rs_user_count(te, (uint32_t)u) > 0) {
+                c->g_row[u] = rows;
+                users[rows++] = (uint32_t)u;
+            }
+        }
+    size_t R = rows ? rows : 1;
+    c->g_items = malloc(R * c->maxK * sizeof *c->g_items);
+    c->g_scores = malloc(R * c->maxK * sizeof *c->g_scores);
+    c->g_counts = malloc(R * sizeof *c->g_counts);
+    c->g_above = malloc(Q * sizeof *c->g_above);
+    c->g_ties = malloc(Q * sizeof *c->g_ties);
+    c->g_qscore = malloc(Q * sizeof *c->g_qscore);
+    if (!c->g_row || !users || !c->g_items || !c->g_scores || !c->g_counts || !c->g_above ||
+        !c->g_ties || !c->g_qscore)
+        rc = rs_err_set(err, RS_ENOMEM, "out of memory for the GPU's lists");
+    else
+        rc = gpu_topk_rank_factors(X, c->U, Y, c->I, D, c->train, users, rows, c->maxK,
+                                   c->g_items, c->g_scores, c->g_counts, te, c->g_above,
+                                   c->g_ties, c->g_qscore, err);
+    free(X);
+    free(Y);
+    free(users);
+    if (rc) { /* back to NULL: eval_user must not take the GPU path */
+        free(c->g_items);
+        c->g_items = NULL;
+    }
+    return rc;
+}
+
 static void eval_ctx_done(EvalCtx *c, int nthreads)
 {
+    free(c->g_row);
+    free(c->g_items);
+    free(c->g_scores);
+    free(c->g_counts);
+    free(c->g_above);
+    free(c->g_ties);
+    free(c->g_qscore);
     for (int t = 0; c->scratch && t < nthreads; t++)
         scratch_free(&c->scratch[t]);
     free(c->scratch);
@@ -1163,6 +1287,14 @@ int eval_model(const RsModel *m, const RsMatrix *train, const RsMatrix *test,
     if ((rc = eval_alloc(&c, cat, nthreads)) != RS_OK) {
         rs_err_set(err, rc, "out of memory");
         goto done;
+    }
+    if (o->device == RS_DEVICE_GPU) {
+        if (o->progress && o->progress(o->progress_ctx, 0.0, "ranking on the GPU")) {
+            rc = rs_err_set(err, RS_ECANCEL, "evaluation cancelled");
+            goto done;
+        }
+        if ((rc = eval_gpu_prepare(&c, err)) != RS_OK)
+            goto done;
     }
     rs_parallel_for(c.U, nthreads, 4, eval_range, &c);
     if (atomic_load(&c.failed)) {

@@ -156,7 +156,17 @@ typedef struct EvalOptions {
     EvalItemVecFn item_vec;   /* may be NULL (no diversity_emb) */
     void *item_vec_ctx;
     size_t item_vec_dim;      /* length of the vectors item_vec returns */
+    int device;               /* RS_DEVICE_CPU (default), or RS_DEVICE_GPU: under the
+                               * full protocol, a class with factors() gets its
+                               * lists and AUC pair counts from the GPU
+                               * (gpu_topk_rank_factors); see eval_gpu_usable */
 } EvalOptions;
+
+/* Whether eval_model can score m on the GPU under protocol p: RS_OK, or
+ * RS_EUSAGE saying why not (the sampled protocol, a class without
+ * factors(), more than GPU_TOPK_MAX as the largest cutoff). It does not
+ * look for a device (gpu_probe does). */
+int eval_gpu_usable(const RsModel *m, EvalProtocol p, size_t maxK, RsErr *err);
 
 /* Defaults: full protocol, K = 5, 10, 20, threshold NAN, 99 negatives,
  * seed 42, all cores, no progress, no cancel, no item vectors. */

@@ -754,6 +754,36 @@ int fm_model_similar(const RsModel *m, const RsMatrix *train, uint32_t item, flo
     return f ? fm_similar(f, item, scores, err) : RS_EUSAGE;
 }
 
+int fm_model_factors(const RsModel *m, float **X, float **Y, size_t *D, RsErr *err)
+{
+    *X = *Y = NULL;
+    const FactorModel *f = fm_of(m, err);
+    if (!f)
+        return RS_EUSAGE;
+    size_t K = f->K, W = K + 2;
+    float *x = malloc((f->U ? f->U : 1) * W * sizeof *x);
+    float *y = malloc((f->I ? f->I : 1) * W * sizeof *y);
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return rs_err_set(err, RS_ENOMEM, "out of memory for the factor matrices");
+    }
+    for (size_t u = 0; u < f->U; u++) {
+        memcpy(x + u * W, f->P + u * K, K * sizeof *x);
+        x[u * W + K] = 1;
+        x[u * W + K + 1] = f->mu + f->bu[u];
+    }
+    for (size_t i = 0; i < f->I; i++) {
+        memcpy(y + i * W, f->Q + i * K, K * sizeof *y);
+        y[i * W + K] = f->bi[i];
+        y[i * W + K + 1] = 1;
+    }
+    *X = x;
+    *Y = y;
+    *D = W;
+    return RS_OK;
+}
+
 int fm_model_save(const RsModel *m, RsBlob *b, RsErr *err)
 {
     const FactorModel *f = fm_of(m, err);
@@ -790,6 +820,7 @@ const ModelClass model_mf = {
     .predict = mf_predict,
     .explain = mf_explain,
     .similar = fm_model_similar,
+    .factors = fm_model_factors,
     .save = fm_model_save,
     .load = fm_model_load,
     .free_state = fm_model_free_state,

@@ -177,6 +177,8 @@ double bpr_sample_loss(const float *p, const float *qi, const float *qj, const f
 int fm_model_similar(const RsModel *m, const RsMatrix *train, uint32_t item, float *scores,
                      RsErr *err);
 int fm_model_save(const RsModel *m, RsBlob *b, RsErr *err);
+/* ModelClass.factors: X = [p_u, 1, mu + b_u], Y = [q_i, b_i, 1] (D = K + 2). */
+int fm_model_factors(const RsModel *m, float **X, float **Y, size_t *D, RsErr *err);
 int fm_model_load(RsModel *m, RsBlobReader *r, RsErr *err);
 void fm_model_free_state(RsModel *m);
 

@@ -314,11 +314,26 @@ int model_fit(RsModel *m, const FitContext *ctx, RsErr *err)
                           ctx->train->U, ctx->train->I, m->U, m->I);
     if ((m->cls->flags & MODEL_NEEDS_CATALOG) && !ctx->cat)
         return rs_err_set(err, RS_EUSAGE, "%s needs item metadata", m->cls->name);
+    int rc;
+    if (ctx->ninit && (rc = model_check_init(m, ctx->init, ctx->ninit, err)))
+        return rc;
     if (m->cls->free_state && m->state) {
         m->cls->free_state(m);
         m->state = NULL;
     }
     return m->cls->fit(m, ctx, err);
+}
+
+int model_check_init(const RsModel *m, const RsModel *const *init, size_t ninit, RsErr *err)
+{
+    if (!(m->cls->flags & MODEL_INIT) || !m->cls->check_init)
+        return rs_err_set(err, RS_EUSAGE, "%s cannot start from trained models", m->cls->name);
+    for (size_t k = 0; k < ninit; k++)
+        if (!init[k]->state || init[k]->U != m->U || init[k]->I != m->I)
+            return rs_err_set(err, RS_EUSAGE,
+                              "%s: the %s model to start from is not trained on this dataset",
+                              m->cls->name, init[k]->cls->name);
+    return m->cls->check_init(m, init, ninit, err);
 }
 
 int model_fit_tick(const FitContext *ctx, const FitProgress *p, RsErr *err)
@@ -534,9 +549,11 @@ int model_load(const void *data, size_t len, size_t U, size_t I, RsModel **out, 
                         (unsigned long long)u64, (unsigned long long)i64, U, I);
         goto done;
     }
-    if (np != cls->nparams) {
-        rc = rs_err_set(err, RS_EVERSION, "%s model has %u parameters, expected %zu", name, np,
-                        cls->nparams);
+    /* Parameters are only ever appended to a class's table: a blob from
+     * before an addition has fewer, and the rest keep their defaults. */
+    if (np > cls->nparams) {
+        rc = rs_err_set(err, RS_EVERSION, "%s model has %u parameters, this build knows %zu",
+                        name, np, cls->nparams);
         goto done;
     }
     if ((rc = model_new(cls, U, I, NULL, seed, &m, err)))

@@ -69,6 +69,8 @@ typedef struct FitProgress {
 /* Returns non-zero to ask the fit to stop (same effect as *cancel). */
 typedef int (*FitProgressFn)(void *ctx, const FitProgress *p);
 
+typedef struct RsModel RsModel;
+
 typedef struct FitContext {
     const RsMatrix *train;     /* required */
     const RsMatrix *valid;     /* validation part for early stopping, or NULL */
@@ -79,6 +81,9 @@ typedef struct FitContext {
     atomic_int *cancel;        /* may be NULL; fit returns RS_ECANCEL when set */
     int device;                /* RS_DEVICE_CPU, or RS_DEVICE_GPU for a class with
                                 * MODEL_GPU when gpu_probe() found a device */
+    const RsModel *const *init; /* trained models to start from (NeuMF: a GMF and
+                                 * an MLP of the same size), or NULL */
+    size_t ninit;
 } FitContext;
 
 enum { RS_DEVICE_CPU = 0, RS_DEVICE_GPU = 1 };
@@ -138,9 +143,9 @@ enum {
     MODEL_ADDITIVE = 4,     /* explanations are additive */
     MODEL_NEEDS_CATALOG = 8,/* fit needs ctx->cat metadata */
     MODEL_GPU = 16,         /* fit can run on the GPU (ctx->device) */
+    MODEL_INIT = 32,        /* fit can start from trained models (ctx->init) */
 };
 
-typedef struct RsModel RsModel;
 
 typedef struct ModelClass {
     const char *name;           /* "itemknn": what --algo takes */
@@ -175,6 +180,14 @@ typedef struct ModelClass {
     int (*load)(RsModel *m, RsBlobReader *r, RsErr *err);
     /* frees m->state (may be NULL) */
     void (*free_state)(RsModel *m);
+    /* With MODEL_INIT: whether the trained models init[] can start m's fit
+     * (RS_EUSAGE saying why not). */
+    int (*check_init)(const RsModel *m, const RsModel *const *init, size_t ninit, RsErr *err);
+    /* Factor models: matrices with score(u)[i] == X_u . Y_i (up to
+     * rounding; biases folded in as extra columns), X (U, D) and Y (I, D)
+     * row-major, malloc'd, the caller's; for batch scoring on the GPU. NULL
+     * for other classes. */
+    int (*factors)(const RsModel *m, float **X, float **Y, size_t *D, RsErr *err);
 } ModelClass;
 
 struct RsModel {
@@ -200,6 +213,9 @@ int model_new(const ModelClass *cls, size_t U, size_t I, const ParamValues *pv, 
               RsModel **out, RsErr *err);
 void model_free(RsModel *m);
 int model_fit(RsModel *m, const FitContext *ctx, RsErr *err);
+/* Whether ctx->init / ninit models can start m's fit: RS_EUSAGE for a class
+ * without MODEL_INIT or models that do not fit (model_fit checks it too). */
+int model_check_init(const RsModel *m, const RsModel *const *init, size_t ninit, RsErr *err);
 
 /* One recommendation. */
 typedef struct RsRec {

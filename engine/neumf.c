@@ -345,6 +345,8 @@ static const ParamSpec neumf_params[] = {
      "with a validation set: stop after this many epochs without a better HR@10 (0 never)"},
     {"foldin_steps", PARAM_INT, 100, 1, 100000, NULL, "Adam steps fitting a new user's row"},
     {"foldin_lr", PARAM_FLOAT, 0.01, 1e-6, 10, NULL, "learning rate of the fold-in"},
+    {"pretrain_alpha", PARAM_FLOAT, 0.5, 0, 1, NULL,
+     "started from a GMF and an MLP: weight of GMF's output layer (MLP's: 1 - alpha)"},
 };
 
 /* ---- sampling -------------------------------------------------------------------------------- */
@@ -523,6 +525,70 @@ static void neumf_init_params(Neumf *n, uint64_t seed, float std)
     nn_init_glorot(w->h, 1, d->Z, &rng);
 }
 
+/* The GMF and the MLP among init[] (NULLs when the set is not exactly one
+ * of each of n's sizes: RS_EUSAGE saying why). */
+static int neumf_init_pair(const NeumfDims *d, const RsModel *const *init, size_t ninit,
+                           const Neumf **g, const Neumf **p, RsErr *err)
+{
+    *g = *p = NULL;
+    for (size_t k = 0; k < ninit; k++) {
+        const RsModel *m = init[k];
+        if (m->cls == &model_gmf && !*g && m->state)
+            *g = m->state;
+        else if (m->cls == &model_mlp && !*p && m->state)
+            *p = m->state;
+        else
+            return rs_err_set(err, RS_EUSAGE,
+                              "neumf starts from one gmf and one mlp model, not %s",
+                              m->cls->name);
+    }
+    if (!*g || !*p)
+        return rs_err_set(err, RS_EUSAGE, "neumf starts from one gmf and one mlp model");
+    if ((*g)->d.KG != d->KG || (*p)->d.L3 != d->L3)
+        return rs_err_set(err, RS_EUSAGE,
+                          "neumf: factors=%zu, but the gmf model has %zu and the mlp model %zu",
+                          d->KG, (*g)->d.KG, (*p)->d.L3);
+    return RS_OK;
+}
+
+static int neumf_check_init(const RsModel *m, const RsModel *const *init, size_t ninit,
+                            RsErr *err)
+{
+    NeumfDims d;
+    neumf_dims(&d, m->U, m->I, (size_t)model_param(m, "factors"), neumf_variant_of(m->cls));
+    const Neumf *g, *p;
+    return neumf_init_pair(&d, init, ninit, &g, &p, err);
+}
+
+/* The pre-training of section 3.4.1: NeuMF's embeddings and tower are the
+ * trained GMF's and MLP's, its output layer h = [alpha h_GMF ; (1 - alpha)
+ * h_MLP] (and h_0 likewise). */
+static int neumf_pretrained(Neumf *n, const RsModel *const *init, size_t ninit, double alpha,
+                            RsErr *err)
+{
+    const NeumfDims *d = &n->d;
+    const Neumf *g, *p;
+    int rc = neumf_init_pair(d, init, ninit, &g, &p, err);
+    if (rc)
+        return rc;
+    const NeumfViews *gw = &g->w, *pw = &p->w;
+    NeumfViews *w = &n->w;
+    for (size_t r = 0; r < d->U + d->I; r++) {
+        int item = r >= d->U;
+        size_t i = item ? r - d->U : r;
+        float *dst = (item ? w->Qi : w->Pu) + i * d->DE;
+        memcpy(dst, (item ? gw->Qi : gw->Pu) + i * d->KG, d->KG * sizeof(float));
+        memcpy(dst + d->KG, (item ? pw->Qi : pw->Pu) + i * d->E, d->E * sizeof(float));
+    }
+    memcpy(w->W1, pw->W1, (size_t)(pw->h - pw->W1) * sizeof(float)); /* W1 .. b3 */
+    for (size_t k = 0; k < d->KG; k++)
+        w->h[k] = (float)(alpha * gw->h[k]);
+    for (size_t k = 0; k < d->L3; k++)
+        w->h[d->KG + k] = (float)((1 - alpha) * pw->h[k]);
+    w->h0[0] = (float)(alpha * gw->h0[0] + (1 - alpha) * pw->h0[0]);
+    return RS_OK;
+}
+
 static int neumf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
 {
     const RsMatrix *t = ctx->train;
@@ -558,7 +624,13 @@ static int neumf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     for (; nready < nparts; nready++)
         if ((rc = neumf_ws_init(&ws[nready], n, batch, n->d.U, err)))
             goto done;
-    neumf_init_params(n, m->seed, (float)model_param(m, "init_std"));
+    if (ctx->ninit) {
+        if ((rc = neumf_pretrained(n, ctx->init, ctx->ninit, model_param(m, "pretrain_alpha"),
+                                   err)))
+            goto done;
+    } else {
+        neumf_init_params(n, m->seed, (float)model_param(m, "init_std"));
+    }
     atomic_long step = 0;
     NeumfEpoch ep = {.n = n, .ws = ws, .su = su, .si = si, .sy = sy, .batch = batch,
                      .nparts = nparts, .step = &step, .loss = sums, .cancel = ctx->cancel};
@@ -919,22 +991,23 @@ static void neumf_free_state(RsModel *m)
     m->state = NULL;
 }
 
-#define NEUMF_CLASS(name_, title_)                                                       \
+#define NEUMF_CLASS(name_, title_, flags_)                                                     \
     {                                                                                          \
         .name = name_, .title = title_, .params = neumf_params,                                \
-        .nparams = RS_ARRAY_LEN(neumf_params), .flags = MODEL_FOLDIN | MODEL_ADDITIVE,         \
+        .nparams = RS_ARRAY_LEN(neumf_params),                                                 \
+        .flags = MODEL_FOLDIN | MODEL_ADDITIVE | (flags_),                                     \
         .format_version = 1, .fit = neumf_fit, .score = neumf_score,                           \
         .score_profile = neumf_score_profile, .predict = NULL, .explain = neumf_explain,       \
         .similar = neumf_similar, .save = neumf_save, .load = neumf_load,                      \
-        .free_state = neumf_free_state,                                                        \
+        .free_state = neumf_free_state, .check_init = neumf_check_init,                        \
     }
 
 const ModelClass model_neumf =
-    NEUMF_CLASS("neumf", "NeuMF: GMF + MLP neural CF (He et al. 2017)");
+    NEUMF_CLASS("neumf", "NeuMF: GMF + MLP neural CF (He et al. 2017)", MODEL_INIT);
 const ModelClass model_gmf =
-    NEUMF_CLASS("gmf", "GMF: generalised MF, NeuMF's GMF branch (He et al. 2017)");
+    NEUMF_CLASS("gmf", "GMF: generalised MF, NeuMF's GMF branch (He et al. 2017)", 0);
 const ModelClass model_mlp =
-    NEUMF_CLASS("mlp", "MLP: NeuMF's multi-layer perceptron branch (He et al. 2017)");
+    NEUMF_CLASS("mlp", "MLP: NeuMF's multi-layer perceptron branch (He et al. 2017)", 0);
 
 static NeumfVariant neumf_variant_of(const ModelClass *cls)
 {

@@ -7,6 +7,7 @@
 #include "als.h"
 #include "content.h"
 #include "ease.h"
+#include "gru4rec.h"
 #include "knn.h"
 #include "mf.h"
 #include "model.h"
@@ -24,6 +25,7 @@ static const ModelClass *const classes[] = {
     &model_gmf,
     &model_mlp,
     &model_neumf,
+    &model_gru4rec,
     &model_content,
     &model_hybrid,
 };

@@ -11,6 +11,9 @@
  * and the block merges the lists by N rounds of a block-wide arg-max over
  * the lists' heads. The order is topk()'s (engine/model.c): higher score
  * first, ties by the smaller item index; NaN and -INFINITY never qualify.
+ * With a query matrix (evaluation's test items), a second kernel over the
+ * same block counts, for each query item, the row's items scoring above
+ * it and the same (AUC's pair counts), while S is still on the device.
  */
 #include <math.h>
 #include <stdint.h>
@@ -147,6 +150,50 @@ __global__ void topk_rows(uint32_t *__restrict__ out_items, float *__restrict__ 
 
 /* Launches the top-N kernel whose list capacity fits N: fewer threads for the
  * longer lists, whose per-thread arrays live in local memory. */
+/* For every query entry j of user users[b] (positions ptr[u] .. ptr[u+1]
+ * of the query CSR): its score s = S[b][item], and how many entries of the
+ * row score strictly above s and exactly s (the excluded are -INFINITY and
+ * never count, unless s is -INFINITY itself, which the caller ignores).
+ * One block per user; threads read the row coalesced, counts are summed by
+ * shared-memory atomics. */
+__global__ void rank_rows(uint32_t *__restrict__ above, uint32_t *__restrict__ ties,
+                          float *__restrict__ qscore, const float *__restrict__ S, size_t ldS,
+                          size_t I, const uint32_t *__restrict__ users,
+                          const size_t *__restrict__ ptr, const uint32_t *__restrict__ qitems)
+{
+    __shared__ unsigned int n_above, n_ties;
+    size_t b = blockIdx.x;
+    uint32_t u = users[b];
+    const float *row = S + b * ldS;
+    for (size_t j = ptr[u]; j < ptr[u + 1]; j++) {
+        float s = row[qitems[j]];
+        if (threadIdx.x == 0)
+            n_above = n_ties = 0;
+        __syncthreads();
+        unsigned int a = 0, t = 0;
+        for (size_t i = threadIdx.x; i < I; i += blockDim.x) {
+            float v = row[i];
+            a += v > s;
+            t += v == s;
+        }
+        for (int o = 16; o > 0; o >>= 1) {
+            a += __shfl_xor_sync(SCORE_FULL_MASK, a, o);
+            t += __shfl_xor_sync(SCORE_FULL_MASK, t, o);
+        }
+        if ((threadIdx.x & 31) == 0) {
+            atomicAdd(&n_above, a);
+            atomicAdd(&n_ties, t);
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            above[j] = n_above;
+            ties[j] = n_ties;
+            qscore[j] = s;
+        }
+        __syncthreads();
+    }
+}
+
 static cudaError_t launch_topk(uint32_t *items, float *scores, uint32_t *count, const float *S,
                                size_t B, size_t I, size_t ldS, int N, cudaStream_t st)
 {
@@ -164,6 +211,16 @@ extern "C" int gpu_topk_factors(const float *X, size_t U, const float *Y, size_t
                                 size_t N, uint32_t *items, float *scores, uint32_t *counts,
                                 RsErr *err)
 {
+    return gpu_topk_rank_factors(X, U, Y, I, K, exclude, users, nusers, N, items, scores, counts,
+                                 NULL, NULL, NULL, NULL, err);
+}
+
+extern "C" int gpu_topk_rank_factors(const float *X, size_t U, const float *Y, size_t I,
+                                     size_t K, const RsMatrix *exclude, const uint32_t *users,
+                                     size_t nusers, size_t N, uint32_t *items, float *scores,
+                                     uint32_t *counts, const RsMatrix *query, uint32_t *above,
+                                     uint32_t *ties, float *qscore, RsErr *err)
+{
     if (N < 1 || N > GPU_TOPK_MAX)
         return rs_err_set(err, RS_EUSAGE, "GPU top-N: N must be 1..%d (got %zu)", GPU_TOPK_MAX, N);
     if (K < 1 || I < 1 || I > UINT32_MAX - 1 || U > UINT32_MAX || I > INT32_MAX ||
@@ -173,6 +230,9 @@ extern "C" int gpu_topk_factors(const float *X, size_t U, const float *Y, size_t
     if (exclude && (exclude->U != U || exclude->I != I))
         return rs_err_set(err, RS_EUSAGE, "GPU top-N: the exclusion matrix is %zu x %zu, not %zu x %zu",
                           exclude->U, exclude->I, U, I);
+    if (query && (query->U != U || query->I != I || !above || !ties || !qscore))
+        return rs_err_set(err, RS_EUSAGE, "GPU top-N: the query matrix is %zu x %zu, not %zu x %zu",
+                          query->U, query->I, U, I);
     if (!users && nusers != U)
         return rs_err_set(err, RS_EUSAGE, "GPU top-N: nusers must be U when users is NULL");
     for (size_t k = 0; users && k < nusers; k++)
@@ -195,8 +255,10 @@ extern "C" int gpu_topk_factors(const float *X, size_t U, const float *Y, size_t
     cudaStream_t st = NULL;
     cublasHandle_t h = NULL;
     float *dX = NULL, *dY = NULL, *dXb = NULL, *dS = NULL, *dscore = NULL;
-    size_t *dptr = NULL;
+    size_t *dptr = NULL, *dqptr = NULL;
     uint32_t *ditems = NULL, *dusers = NULL, *ditem_out = NULL, *dcount = NULL;
+    uint32_t *dqitems = NULL, *dabove = NULL, *dties = NULL;
+    float *dqscore = NULL;
     uint32_t *all = NULL;
     const uint32_t *list = users;
     if (!list) {
@@ -229,6 +291,21 @@ extern "C" int gpu_topk_factors(const float *X, size_t U, const float *Y, size_t
         GPU_CHECK(cudaMemcpyAsync(ditems, exclude->u_items, exclude->NNZ * sizeof(uint32_t),
                                   cudaMemcpyHostToDevice, st));
     }
+    if (query) {
+        size_t qn = query->NNZ;
+        GPU_CHECK(gpu_alloc(&dqptr, U + 1));
+        GPU_CHECK(gpu_alloc(&dqitems, qn));
+        GPU_CHECK(gpu_alloc(&dabove, qn));
+        GPU_CHECK(gpu_alloc(&dties, qn));
+        GPU_CHECK(gpu_alloc(&dqscore, qn));
+        GPU_CHECK(cudaMemcpyAsync(dqptr, query->u_ptr, (U + 1) * sizeof(size_t),
+                                  cudaMemcpyHostToDevice, st));
+        GPU_CHECK(cudaMemcpyAsync(dqitems, query->u_items, qn * sizeof(uint32_t),
+                                  cudaMemcpyHostToDevice, st));
+        GPU_CHECK(cudaMemsetAsync(dqscore, 0, (qn ? qn : 1) * sizeof(float), st));
+        GPU_CHECK(cudaMemsetAsync(dabove, 0, (qn ? qn : 1) * sizeof(uint32_t), st));
+        GPU_CHECK(cudaMemsetAsync(dties, 0, (qn ? qn : 1) * sizeof(uint32_t), st));
+    }
     for (size_t b0 = 0; b0 < nusers; b0 += B) {
         size_t nb = nusers - b0 < B ? nusers - b0 : B;
         const float one = 1, zero = 0;
@@ -243,6 +320,11 @@ extern "C" int gpu_topk_factors(const float *X, size_t U, const float *Y, size_t
             GPU_LAUNCHED("mask_seen");
         }
         GPU_CHECK(launch_topk(ditem_out, dscore, dcount, dS, nb, I, ldS, (int)N, st));
+        if (query) {
+            rank_rows<<<(unsigned)nb, 256, 0, st>>>(dabove, dties, dqscore, dS, ldS, I,
+                                                   dusers + b0, dqptr, dqitems);
+            GPU_LAUNCHED("rank_rows");
+        }
         GPU_CHECK(cudaMemcpyAsync(items + b0 * N, ditem_out, nb * N * sizeof(uint32_t),
                                   cudaMemcpyDeviceToHost, st));
         GPU_CHECK(cudaMemcpyAsync(scores + b0 * N, dscore, nb * N * sizeof(float),
@@ -253,10 +335,18 @@ extern "C" int gpu_topk_factors(const float *X, size_t U, const float *Y, size_t
          * the buffers are free for the next block */
         GPU_CHECK(cudaStreamSynchronize(st));
     }
+    if (query && query->NNZ) {
+        GPU_CHECK(cudaMemcpy(above, dabove, query->NNZ * sizeof(uint32_t),
+                             cudaMemcpyDeviceToHost));
+        GPU_CHECK(cudaMemcpy(ties, dties, query->NNZ * sizeof(uint32_t), cudaMemcpyDeviceToHost));
+        GPU_CHECK(cudaMemcpy(qscore, dqscore, query->NNZ * sizeof(float),
+                             cudaMemcpyDeviceToHost));
+    }
 done:
     if (st)
         cudaStreamSynchronize(st);
-    void *bufs[] = {dX, dY, dXb, dS, dscore, dptr, ditems, dusers, ditem_out, dcount};
+    void *bufs[] = {dX,      dY,     dXb,       dS,     dscore, dptr,  ditems, dusers,
+                    ditem_out, dcount, dqptr, dqitems, dabove, dties, dqscore};
     for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++)
         if (bufs[k])
             cudaFree(bufs[k]);

@@ -117,6 +117,21 @@ expect "train on an unknown split" 1 "$BIN" train "$T/g.db" --algo pop --split n
 has "unknown split lists the splits" "$T/err" 'no split named "nosuch" (splits: r80, loo, cv5, again)'
 expect "train on a k-fold split" 1 "$BIN" train "$T/g.db" --algo pop --split cv5
 has "k-fold split points to cv" "$T/err" "recscope cv"
+# NeuMF pre-training, on a copy (its runs would change the listings below)
+sqlite3 "$T/g.db" ".backup $T/init.db"
+expect "init-from on an algorithm without pre-training" 2 "$BIN" train "$T/init.db" --algo als --split r80 --init-from pop-1
+has "init-from names the algorithm" "$T/err" "als cannot start from other runs"
+expect "init-from a run that does not exist" 1 "$BIN" train "$T/init.db" --algo neumf --split r80 --init-from nosuch -q
+has "init-from names the missing run" "$T/err" 'no run named "nosuch"'
+expect "init-from a pop run" 1 "$BIN" train "$T/init.db" --algo neumf --split r80 --init-from pop-1 -q
+has "init-from says what neumf starts from" "$T/err" "neumf starts from one gmf and one mlp model, not pop"
+expect "gmf for pre-training" 0 "$BIN" train "$T/init.db" --algo gmf --split r80 --name g1 --param epochs=1 -q
+expect "mlp for pre-training" 0 "$BIN" train "$T/init.db" --algo mlp --split r80 --name m1 --param epochs=1 -q
+expect "init-from a run of another split" 1 "$BIN" train "$T/init.db" --algo neumf --split loo --init-from g1,m1 -q
+has "init-from refuses another split" "$T/err" 'run "g1" was trained on split "r80", not "loo"'
+expect "neumf from gmf and mlp" 0 "$BIN" train "$T/init.db" --algo neumf --split r80 --name nm --init-from g1,m1 --param epochs=1 --param lr=0.0001 -q
+expect "runs" 0 "$BIN" runs "$T/init.db" --format tsv
+has "the run records where it started" "$T/out" '"init_from":"g1,m1"'
 expect "runs" 0 "$BIN" runs "$T/g.db" --format tsv
 has "runs lists pop-1" "$T/out" "pop-1	pop	done	r80	cpu"
 expect "recommend" 0 "$BIN" recommend "$T/g.db" --run pop-1 --user "$u" --k 5 --format tsv
@@ -141,6 +156,18 @@ for k in '"run":"pop-1"' '"protocol":"full"' '"ndcg@10":' '"precision@10":' '"re
     has "eval json has $k" "$T/out" "$k"
 done
 grep -q '"rmse"' "$T/out" && nok "eval json has no rmse for pop" || ok "eval json has no rmse for pop"
+expect "eval --device cpu" 0 "$BIN" eval "$T/g.db" --run pop-1 --device cpu --no-save
+expect "eval --device with a bad device" 2 "$BIN" eval "$T/g.db" --run pop-1 --device tpu
+expect "--device is eval's alone" 2 "$BIN" cv "$T/g.db" --algo pop --device cpu
+expect "eval --device gpu on a model without factors" 1 "$BIN" eval "$T/g.db" --run pop-1 --device gpu --no-save
+if "$BIN" --version | grep -q "device: NVIDIA\|device: .*GiB"; then
+    ok "eval --device gpu on a machine without a GPU (skipped: this machine has one)"
+else
+    has "eval --device gpu says why" "$T/err" "--device gpu:"
+fi
+expect "export-recs --device gpu on a model without factors" 1 "$BIN" export-recs "$T/g.db" --run pop-1 --device gpu
+has "export-recs --device gpu says why" "$T/err" "--device gpu: "
+expect "--device is not an option of recommend" 2 "$BIN" recommend "$T/g.db" --run pop-1 --user "$u" --device cpu
 expect "eval sampled" 0 "$BIN" eval "$T/g.db" --run pop-1 --protocol sampled --no-save
 has "eval text names the protocol" "$T/out" "sampled protocol (each test item among 99 sampled negatives)"
 expect "eval with a bad protocol" 2 "$BIN" eval "$T/g.db" --run pop-1 --protocol magic

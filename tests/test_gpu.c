@@ -33,6 +33,8 @@
 #include <string.h>
 
 #include "als.h"
+#include "metrics.h"
+#include "mf.h"
 #include "backend.h"
 #include "dataset.h"
 #include "model.h"
@@ -43,6 +45,8 @@
 #define GPU_TOL_LOSS 1e-3
 #define GPU_TOL_NDCG 0.005
 #define GPU_TOL_TIE 1e-3
+#define GPU_TOL_BPR_LOSS 0.05 /* relative, per epoch: Hogwild on both sides */
+#define GPU_TOL_BPR_NDCG 0.1  /* relative */
 
 /* ---- the runner ----------------------------------------------------------------- */
 
@@ -508,6 +512,140 @@ static int check_fit(const FitCase *fc, const RsMatrix *train, const RsMatrix *t
     return failed;
 }
 
+/* BPR: the GPU's epochs (thousands of warps, Hogwild) against the CPU's
+ * (one thread, deterministic). The draws differ, so the comparison is
+ * statistical: the mean loss of every epoch within GPU_TOL_BPR_LOSS
+ * relative, NDCG@10 within GPU_TOL_BPR_NDCG relative, both far better than
+ * the random start; and the GPU model's blob loads and recommends the same. */
+static RsModel *fit_bpr(const RsMatrix *train, int device, Curve *c, RsErr *err)
+{
+    const char *kv[] = {"factors=32", "epochs=15", "lr=0.05", "reg=0.01"};
+    ParamValues pv;
+    RsModel *m = NULL;
+    memset(c, 0, sizeof *c);
+    if (params_parse(model_bpr.params, model_bpr.nparams, kv, 4, &pv, err) ||
+        model_new(&model_bpr, train->U, train->I, &pv, 42, &m, err))
+        return NULL;
+    FitContext ctx = {.train = train, .nthreads = 1, .progress = on_progress,
+                      .progress_ctx = c, .device = device};
+    if (model_fit(m, &ctx, err)) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static int check_bpr(const RsMatrix *train, const RsMatrix *test)
+{
+    Curve cc, cg;
+    RsErr err;
+    int failed = 0;
+    double t0 = now();
+    RsModel *mc = fit_bpr(train, RS_DEVICE_CPU, &cc, &err);
+    if (!mc)
+        return fail("CPU fit: %s", err.msg);
+    double t1 = now();
+    RsModel *mg = fit_bpr(train, RS_DEVICE_GPU, &cg, &err);
+    if (!mg) {
+        model_free(mc);
+        return fail("GPU fit: %s", err.msg);
+    }
+    printf("#   bpr: fit %.2f s on the CPU (1 thread), %.2f s on the GPU\n", t1 - t0, now() - t1);
+    double worst = 0;
+    int at = 0;
+    for (int k = 0; k < cc.n && k < cg.n; k++) {
+        double rel = fabs(cg.loss[k] - cc.loss[k]) / fabs(cc.loss[k]);
+        if (!(rel <= worst)) {
+            worst = rel;
+            at = k + 1;
+        }
+    }
+    printf("#   bpr: loss cpu %.4f -> %.4f, gpu %.4f -> %.4f; max rel diff %.3f (epoch %d)\n",
+           cc.loss[0], cc.loss[cc.n - 1], cg.loss[0], cg.loss[cg.n - 1], worst, at);
+    double nc = ndcg10(mc, train, test), ng = ndcg10(mg, train, test);
+    printf("#   bpr: ndcg@10 cpu %.4f gpu %.4f\n", nc, ng);
+    if (cg.n != cc.n)
+        failed = fail("%d GPU epochs reported, %d on the CPU", cg.n, cc.n);
+    else if (!(worst <= GPU_TOL_BPR_LOSS))
+        failed = fail("loss differs by %.3f relative at epoch %d (tolerance %g)", worst, at,
+                      GPU_TOL_BPR_LOSS);
+    else if (!(cg.loss[cg.n - 1] < 0.8 * log(2.0)))
+        failed = fail("the GPU's loss %.4f is no better than chance (ln 2)", cg.loss[cg.n - 1]);
+    if (!(fabs(nc - ng) <= GPU_TOL_BPR_NDCG * nc))
+        failed = fail("ndcg@10 %.4f (cpu) vs %.4f (gpu), tolerance %g relative", nc, ng,
+                      GPU_TOL_BPR_NDCG);
+    failed |= check_blob(mg, train);
+    model_free(mc);
+    model_free(mg);
+    return failed;
+}
+
+/* eval_model on the GPU (lists and AUC pair counts from
+ * gpu_topk_rank_factors) against the CPU, for a model of the class: every
+ * metric's mean within 1e-3 absolute (near-tied items may swap places),
+ * AUC within 1e-4. */
+static int check_eval(const ModelClass *cls, const char *const *kv, size_t nkv,
+                      const RsMatrix *train, const RsMatrix *test)
+{
+    ParamValues pv;
+    RsModel *m = NULL;
+    RsErr err;
+    EvalResult *rc_ = NULL, *rg = NULL;
+    int failed = 0;
+    if (params_parse(cls->params, cls->nparams, kv, nkv, &pv, &err) ||
+        model_new(cls, train->U, train->I, &pv, 42, &m, &err))
+        return fail("%s: %s", cls->name, err.msg);
+    FitContext ctx = {.train = train, .nthreads = rs_ncpus()};
+    if (model_fit(m, &ctx, &err)) {
+        failed = fail("fit %s: %s", cls->name, err.msg);
+        goto done;
+    }
+    EvalOptions o;
+    eval_options_default(&o);
+    double t0 = now();
+    if (eval_model(m, train, test, NULL, &o, &rc_, &err)) {
+        failed = fail("CPU eval: %s", err.msg);
+        goto done;
+    }
+    double t1 = now();
+    o.device = RS_DEVICE_GPU;
+    if (eval_model(m, train, test, NULL, &o, &rg, &err)) {
+        failed = fail("GPU eval: %s", err.msg);
+        goto done;
+    }
+    printf("#   %s: eval %.2f s on the CPU, %.2f s with the GPU\n", cls->name, t1 - t0,
+           now() - t1);
+    if (rc_->n_metrics != rg->n_metrics || rc_->n_users != rg->n_users) {
+        failed = fail("%zu metrics / %zu users on the CPU, %zu / %zu on the GPU",
+                      rc_->n_metrics, rc_->n_users, rg->n_metrics, rg->n_users);
+        goto done;
+    }
+    double worst = 0;
+    const char *at = "";
+    for (size_t k = 0; k < rc_->n_metrics; k++) {
+        double a = rc_->metrics[k].value, b = rg->metrics[k].value;
+        double tol = strcmp(rc_->metrics[k].name, "auc") ? 1e-3 : 1e-4;
+        double d = fabs(a - b);
+        if (isnan(a) && isnan(b))
+            continue;
+        if (!(d <= worst)) {
+            worst = d;
+            at = rc_->metrics[k].name;
+        }
+        if (!(d <= tol))
+            failed = fail("%s: %.6f (cpu) vs %.6f (gpu), tolerance %g", rc_->metrics[k].name,
+                          a, b, tol);
+        if (!strcmp(rc_->metrics[k].name, "ndcg@10") || !strcmp(rc_->metrics[k].name, "auc"))
+            printf("#   %s: %s cpu %.6f gpu %.6f\n", cls->name, rc_->metrics[k].name, a, b);
+    }
+    printf("#   %s: largest difference %.2e (%s)\n", cls->name, worst, at);
+done:
+    eval_result_free(rc_);
+    eval_result_free(rg);
+    model_free(m);
+    return failed;
+}
+
 /* ---- batch scoring --------------------------------------------------------------------- */
 
 /* GPU top-N of X Y' against topk() of CPU dot products. ints: factors are
@@ -620,6 +758,9 @@ static const char *const test_names[] = {
     "topk: random factors, N=10, user subset, exclusions",
     "topk: random factors, N=100, no exclusions",
     "topk: integer factors, N=300, exclusions",
+    "fit: BPR K=32, 15 epochs, against the CPU (+ blob)",
+    "eval: ALS K=32, full protocol, GPU lists and AUC against the CPU",
+    "eval: biased MF K=16 (biases as factor columns), GPU against the CPU",
 };
 
 int main(void)
@@ -666,6 +807,10 @@ int main(void)
     report(test_names[t++], check_topk(train, 64, 10, 0, 1, 1));
     report(test_names[t++], check_topk(train, 32, 100, 0, 0, 0));
     report(test_names[t++], check_topk(small, 8, 300, 1, 0, 1));
+    report(test_names[t++], check_bpr(train, test));
+    const char *ka[] = {"factors=32", "iterations=5"}, *km[] = {"factors=16", "epochs=3"};
+    report(test_names[t++], check_eval(&model_als, ka, 2, train, test));
+    report(test_names[t++], check_eval(&model_mf, km, 2, train, test));
 
     rs_matrix_free(all);
     rs_matrix_free(train);

@@ -289,6 +289,57 @@ static void test_explain_foldin(void **state)
     rs_matrix_free(t);
 }
 
+/* Pre-training (section 3.4.1): NeuMF started from a GMF and an MLP gives,
+ * before it has learnt anything (one step at lr 1e-6), the logit
+ * alpha z_GMF + (1 - alpha) z_MLP; wrong sizes and classes are refused. */
+static void test_pretrained(void **state)
+{
+    (void)state;
+    RsMatrix *t = synth_implicit(50, 30, 3, 0.5, 0.05, 5);
+    const char *kv[] = {"epochs=5", "lr=0.01", "factors=4"};
+    RsModel *g = fit_with(&model_gmf, t, NULL, kv, 3, 1, 1);
+    RsModel *p = fit_with(&model_mlp, t, NULL, kv, 3, 2, 1);
+    const char *kn[] = {"epochs=1", "lr=1e-6", "factors=4", "pretrain_alpha=0.3", "batch=65536"};
+    ParamValues pv;
+    RsErr err = {0};
+    RsModel *n;
+    assert_int_equal(params_parse(model_neumf.params, model_neumf.nparams, kn, 5, &pv, &err),
+                     RS_OK);
+    assert_int_equal(model_new(&model_neumf, t->U, t->I, &pv, 3, &n, &err), RS_OK);
+    const RsModel *init[2] = {p, g}; /* any order */
+    FitContext ctx = {.train = t, .nthreads = 1, .init = init, .ninit = 2};
+    assert_int_equal(model_fit(n, &ctx, &err), RS_OK);
+    float sn[30], sg[30], sp[30];
+    for (uint32_t u = 0; u < 50; u += 7) {
+        assert_int_equal(model_neumf.score(n, t, u, sn, &err), RS_OK);
+        assert_int_equal(model_gmf.score(g, t, u, sg, &err), RS_OK);
+        assert_int_equal(model_mlp.score(p, t, u, sp, &err), RS_OK);
+        for (size_t i = 0; i < 30; i++) {
+            double want = 0.3 * sg[i] + 0.7 * sp[i];
+            assert_true(fabs(sn[i] - want) < 1e-3 * (1 + fabs(want)));
+        }
+    }
+    model_free(n);
+    /* refused: two GMFs; factors that do not match */
+    const RsModel *two[2] = {g, g};
+    assert_int_equal(model_new(&model_neumf, t->U, t->I, &pv, 3, &n, &err), RS_OK);
+    ctx.init = two;
+    assert_int_equal(model_fit(n, &ctx, &err), RS_EUSAGE);
+    assert_non_null(strstr(err.msg, "gmf"));
+    model_free(n);
+    const char *k8[] = {"epochs=1", "factors=8"};
+    assert_int_equal(params_parse(model_neumf.params, model_neumf.nparams, k8, 2, &pv, &err),
+                     RS_OK);
+    assert_int_equal(model_new(&model_neumf, t->U, t->I, &pv, 3, &n, &err), RS_OK);
+    ctx.init = init;
+    assert_int_equal(model_fit(n, &ctx, &err), RS_EUSAGE);
+    assert_non_null(strstr(err.msg, "factors=8"));
+    model_free(n);
+    model_free(g);
+    model_free(p);
+    rs_matrix_free(t);
+}
+
 static int cancel_at_2(void *ctx, const FitProgress *p)
 {
     (void)ctx;
@@ -386,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_train_deterministic_save_load),
         cmocka_unit_test(test_nonfinite_blob),
         cmocka_unit_test(test_explain_foldin),
+        cmocka_unit_test(test_pretrained),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_ml100k_quality),
     };

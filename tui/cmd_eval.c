@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "cli.h"
 #include "metrics.h"
 #include "parallel.h"
@@ -36,7 +37,7 @@ static void print_num(double v)
 }
 
 typedef struct EvalArgs {
-    const char *db, *run, *runs, *algo, *user;
+    const char *db, *run, *runs, *algo, *user, *device;
     EvalOptions o;
     OutFormat fmt;
     int no_save, folds, rating_only;
@@ -56,7 +57,7 @@ static int parse_eval(int argc, char **argv, const char *usage, EvalArgs *a)
         {"negatives", required_argument, NULL, 'n'}, {"seed", required_argument, NULL, 's'},
         {"folds", required_argument, NULL, 'f'},     {"param", required_argument, NULL, 'P'},
         {"format", required_argument, NULL, 'F'},    {"no-save", no_argument, NULL, 'N'},
-        {"rating-only", no_argument, NULL, 'O'},
+        {"rating-only", no_argument, NULL, 'O'},     {"device", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
     const char *cmd = argv[0];
     memset(a, 0, sizeof *a);
@@ -64,6 +65,7 @@ static int parse_eval(int argc, char **argv, const char *usage, EvalArgs *a)
     a->folds = 5;
     a->seed = 42;
     a->k = 10;
+    a->device = "auto";
     RsErr err = {0};
     int c;
     long v;
@@ -114,6 +116,13 @@ static int parse_eval(int argc, char **argv, const char *usage, EvalArgs *a)
             break;
         case 'N': a->no_save = 1; break;
         case 'O': a->rating_only = 1; break;
+        case 'D':
+            if (strcmp(cmd, "eval") != 0)
+                return cli_usage_error(cmd, "--device is an option of eval");
+            if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "gpu"))
+                return cli_usage_error(cmd, "bad --device '%s' (auto, cpu, gpu)", optarg);
+            a->device = optarg;
+            break;
         case 'h': fputs(usage, stdout); return -1;
         default: return cli_usage_error(cmd, "bad option");
         }
@@ -129,13 +138,16 @@ static int parse_eval(int argc, char **argv, const char *usage, EvalArgs *a)
 static const char eval_usage[] =
     "usage: recscope eval DB --run RUN [--k 5,10,20] [--protocol full|sampled]\n"
     "                     [--relevance-threshold R] [--negatives N] [--seed S]\n"
-    "                     [--no-save] [--format text|json]\n"
+    "                     [--device auto|cpu|gpu] [--no-save] [--format text|json]\n"
     "\n"
     "Evaluates a run on the test part of its split and stores the metrics (and\n"
     "each user's values, for paired tests) with the run. Protocols: full\n"
     "ranking over every item not in the user's training set (default), or\n"
     "sampled: each test item ranked against N (default 99) items the user never\n"
-    "interacted with. See 'man recscope' for the definitions.\n";
+    "interacted with. See 'man recscope' for the definitions.\n"
+    "\n"
+    "--device: where the full protocol ranks a factor model's items (als, bpr,\n"
+    "mf): auto (default) uses a GPU when there is one, cpu never, gpu or fail.\n";
 
 /* Per-user values kept in the store (for compare and the TUI). */
 static int keep_per_user(const char *base)
@@ -213,6 +225,29 @@ static void print_eval(const EvalArgs *a, const Session *se, const EvalResult *r
         printf("  %-20s %.4f\n", r->metrics[k].name, r->metrics[k].value);
 }
 
+/* The device of an evaluation (see eval_usage): sets a->o.device; RS_EGPU
+ * for --device gpu when it cannot be used. */
+static int pick_eval_device(EvalArgs *a, const Session *se, RsErr *err)
+{
+    a->o.device = RS_DEVICE_CPU;
+    if (!strcmp(a->device, "cpu"))
+        return RS_OK;
+    size_t maxK = a->o.nks ? a->o.ks[a->o.nks - 1] : 20; /* ascending; default 5,10,20 */
+    RsErr why = {0};
+    RsGpuInfo gi;
+    gpu_probe(&gi);
+    int usable = eval_gpu_usable(se->model, a->o.protocol, maxK, &why) == RS_OK;
+    if (gi.devices > 0 && usable) {
+        a->o.device = RS_DEVICE_GPU;
+        if (a->fmt != OUT_JSON)
+            fprintf(stderr, "recscope: ranking on the GPU (%s)\n", gi.name);
+        return RS_OK;
+    }
+    if (!strcmp(a->device, "gpu"))
+        return rs_err_set(err, RS_EGPU, "--device gpu: %s", !usable ? why.msg : gi.message);
+    return RS_OK;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     EvalArgs a;
@@ -233,7 +268,16 @@ int cmd_eval(int argc, char **argv)
     if (!rc)
         rc = session_run(&se, a.run, &err);
     if (!rc)
+        rc = pick_eval_device(&a, &se, &err);
+    if (!rc) {
         rc = eval_model(se.model, se.train, se.test, se.d->cat, &a.o, &r, &err);
+        if (rc == RS_EGPU && !strcmp(a.device, "auto")) { /* say why, then the CPU */
+            fprintf(stderr, "recscope: %s; evaluating on the CPU\n", err.msg);
+            a.o.device = RS_DEVICE_CPU;
+            rs_err_clear(&err);
+            rc = eval_model(se.model, se.train, se.test, se.d->cat, &a.o, &r, &err);
+        }
+    }
     if (a.o.progress)
         cli_progress_end(&prog);
     if (!rc && !a.no_save)

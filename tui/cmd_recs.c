@@ -8,19 +8,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "cli.h"
 #include "session.h"
 #include "split.h"
 
 typedef struct RecArgs {
-    const char *db, *run, *user, *item, *items;
+    const char *db, *run, *user, *item, *items, *device;
     long k;
     int include_seen;
     OutFormat fmt;
 } RecArgs;
 
 enum { NEED_USER = 1, NEED_ITEM = 2, NEED_ITEMS = 4, TAKES_SEEN = 8, TAKES_FORMAT = 16,
-       TAKES_K = 32 };
+       TAKES_K = 32, TAKES_DEVICE = 64 };
 
 static int parse_rec(int argc, char **argv, const char *usage, int need, long def_k, RecArgs *a)
 {
@@ -29,10 +30,11 @@ static int parse_rec(int argc, char **argv, const char *usage, int need, long de
         {"item", required_argument, NULL, 'i'},  {"items", required_argument, NULL, 'I'},
         {"k", required_argument, NULL, 'k'},     {"format", required_argument, NULL, 'f'},
         {"include-seen", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"device", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
     const char *cmd = argv[0];
     memset(a, 0, sizeof *a);
     a->k = def_k;
+    a->device = "auto";
     a->fmt = OUT_TEXT;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -51,6 +53,13 @@ static int parse_rec(int argc, char **argv, const char *usage, int need, long de
                                        optarg);
             break;
         case 's': a->include_seen = 1; break;
+        case 'd':
+            if (!(need & TAKES_DEVICE))
+                return cli_usage_error(cmd, "--device is not an option of %s", cmd);
+            if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "gpu"))
+                return cli_usage_error(cmd, "bad --device '%s' (auto, cpu, gpu)", optarg);
+            a->device = optarg;
+            break;
         case 'h': fputs(usage, stdout); return -1;
         default: return cli_usage_error(cmd, "bad option");
         }
@@ -415,37 +424,101 @@ int cmd_whatif(int argc, char **argv)
 /* ---- export-recs ---------------------------------------------------------------------- */
 
 static const char export_recs_usage[] =
-    "usage: recscope export-recs DB --run RUN [--k K]\n"
+    "usage: recscope export-recs DB --run RUN [--k K] [--device auto|cpu|gpu]\n"
     "\n"
     "Writes the top K (default 10) recommendations of every evaluated user (users\n"
-    "with at least one test interaction) as TSV: user, item, rank, score.\n";
+    "with at least one test interaction) as TSV: user, item, rank, score.\n"
+    "--device: where a factor model's (als, bpr, mf) lists are computed: auto\n"
+    "(default) on a GPU when there is one, cpu never, gpu or fail.\n";
+
+#define EXPORT_GPU_USERS 65536 /* users per GPU call: bounds the host buffers */
+
+static void print_rec(const Session *se, uint32_t u, uint32_t item, size_t rank, float score)
+{
+    tsv_str(stdout, se->d->cat->user_ext[u]);
+    putchar('\t');
+    tsv_str(stdout, se->d->cat->item_ext[item]);
+    printf("\t%zu\t%.6g\n", rank, score);
+}
+
+/* The lists of the test users on the GPU, EXPORT_GPU_USERS at a time
+ * (gpu_topk_factors blocks them further on the device). */
+static int export_gpu(const Session *se, size_t K, RsErr *err)
+{
+    float *X = NULL, *Y = NULL;
+    size_t D = 0, U = se->d->all->U, I = se->d->all->I;
+    int rc = se->model->cls->factors(se->model, &X, &Y, &D, err);
+    if (rc)
+        return rc;
+    uint32_t *users = malloc(EXPORT_GPU_USERS * sizeof *users);
+    uint32_t *items = malloc(EXPORT_GPU_USERS * K * sizeof *items);
+    float *scores = malloc(EXPORT_GPU_USERS * K * sizeof *scores);
+    uint32_t *counts = malloc(EXPORT_GPU_USERS * sizeof *counts);
+    if (!users || !items || !scores || !counts)
+        rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+    for (size_t u0 = 0; !rc && u0 < U;) {
+        size_t n = 0;
+        for (; u0 < U && n < EXPORT_GPU_USERS; u0++)
+            if (rs_user_count(se->test, (uint32_t)u0) > 0)
+                users[n++] = (uint32_t)u0;
+        if (n == 0 || (rc = gpu_topk_factors(X, U, Y, I, D, se->train, users, n, K, items,
+                                             scores, counts, err)))
+            continue;
+        for (size_t b = 0; b < n; b++)
+            for (size_t r = 0; r < counts[b]; r++)
+                print_rec(se, users[b], items[b * K + r], r + 1, scores[b * K + r]);
+    }
+    free(X);
+    free(Y);
+    free(users);
+    free(items);
+    free(scores);
+    free(counts);
+    return rc;
+}
 
 int cmd_export_recs(int argc, char **argv)
 {
     RecArgs a;
-    int rc = parse_rec(argc, argv, export_recs_usage, TAKES_K, 10, &a);
+    int rc = parse_rec(argc, argv, export_recs_usage, TAKES_K | TAKES_DEVICE, 10, &a);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
     Session se;
     RsErr err = {0};
     RsRec *rec = NULL;
     rc = open_run(&se, &a, &err);
-    if (!rc && !(rec = malloc((size_t)a.k * sizeof *rec)))
+    int gpu = 0;
+    if (!rc && strcmp(a.device, "cpu") != 0) {
+        RsGpuInfo gi;
+        gpu_probe(&gi);
+        const char *why = gi.devices == 0            ? gi.message
+                          : !se.model->cls->factors ? "not a factor model"
+                          : a.k > GPU_TOPK_MAX      ? "--k above 512"
+                                                    : NULL;
+        if (!why) {
+            gpu = 1;
+            fprintf(stderr, "recscope: ranking on the GPU (%s)\n", gi.name);
+        } else if (!strcmp(a.device, "gpu")) {
+            rc = rs_err_set(&err, RS_EGPU, "--device gpu: %s", why);
+        }
+    }
+    if (!rc && !gpu && !(rec = malloc((size_t)a.k * sizeof *rec)))
         rc = rs_err_set(&err, RS_ENOMEM, "out of memory");
     if (!rc)
         printf("user\titem\trank\tscore\n");
-    for (uint32_t u = 0; !rc && u < se.d->all->U; u++) {
+    if (!rc && gpu) {
+        rc = export_gpu(&se, (size_t)a.k, &err);
+        if (fflush(stdout) != 0 && !rc)
+            rc = rs_err_set(&err, RS_EIO, "writing the recommendations failed");
+    }
+    for (uint32_t u = 0; !rc && !gpu && u < se.d->all->U; u++) {
         if (rs_user_count(se.test, u) == 0)
             continue;
         size_t n;
         if ((rc = model_recommend(se.model, se.train, u, (size_t)a.k, 1, rec, &n, &err)))
             break;
-        for (size_t k = 0; k < n; k++) {
-            tsv_str(stdout, se.d->cat->user_ext[u]);
-            putchar('\t');
-            tsv_str(stdout, se.d->cat->item_ext[rec[k].item]);
-            printf("\t%zu\t%.6g\n", k + 1, rec[k].score);
-        }
+        for (size_t k = 0; k < n; k++)
+            print_rec(&se, u, rec[k].item, k + 1, rec[k].score);
     }
     free(rec);
     session_close(&se);

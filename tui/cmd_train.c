@@ -35,6 +35,9 @@ static const char train_usage[] =
     "  --seed S           random seed (default 42)\n"
     "  --device D         auto (default), cpu or gpu\n"
     "  --threads N        worker threads (default: all cores)\n"
+    "  --init-from RUNS   start from trained runs of the same split (neumf: a gmf\n"
+    "                     run and an mlp run, comma-separated: the paper's\n"
+    "                     pre-training)\n"
     "  --list             list the algorithms and their parameters\n"
     "  -q, --quiet        no progress, no summary\n"
     "  -h, --help         this help\n";
@@ -150,7 +153,7 @@ static int pick_device(const char *want, const ModelClass *cls, int quiet, const
 }
 
 typedef struct TrainArgs {
-    const char *db, *algo, *split, *name, *device;
+    const char *db, *algo, *split, *name, *device, *init_from;
     const char *params[MAX_PARAMS];
     size_t nparams;
     uint64_t seed;
@@ -165,6 +168,7 @@ static int parse_train(int argc, char **argv, TrainArgs *a)
         {"name", required_argument, NULL, 'n'},  {"param", required_argument, NULL, 'p'},
         {"seed", required_argument, NULL, 'S'},  {"device", required_argument, NULL, 'd'},
         {"threads", required_argument, NULL, 't'}, {"list", no_argument, NULL, 'l'},
+        {"init-from", required_argument, NULL, 'i'},
         {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
@@ -194,6 +198,7 @@ static int parse_train(int argc, char **argv, TrainArgs *a)
             if (cli_parse_long(optarg, &a->threads) || a->threads < 1 || a->threads > 256)
                 return cli_usage_error("train", "bad --threads '%s'", optarg);
             break;
+        case 'i': a->init_from = optarg; break;
         case 'l': list_algorithms(); return -1;
         case 'q': a->quiet = 1; break;
         case 'h': fputs(train_usage, stdout); return -1;
@@ -205,10 +210,74 @@ static int parse_train(int argc, char **argv, TrainArgs *a)
     a->db = argv[optind];
     if (!a->algo || !a->split)
         return cli_usage_error("train", "--algo and --split are required");
-    if (!model_class_find(a->algo))
+    const ModelClass *cls = model_class_find(a->algo);
+    if (!cls)
         return cli_usage_error("train", "unknown algorithm '%s' (valid: %s)", a->algo,
                                model_class_names());
+    if (a->init_from && !(cls->flags & MODEL_INIT))
+        return cli_usage_error("train", "%s cannot start from other runs (--init-from)",
+                               cls->name);
     return CLI_OK;
+}
+
+#define MAX_INIT 4
+
+/* The runs named in --init-from (comma-separated), trained on the split of
+ * this training: their models into init[], their names appended to the
+ * run's parameters JSON (*json, reallocated) as "init_from". */
+static int load_init(Session *se, const char *list, RsModel **init, size_t *ninit, char **json,
+                     RsErr *err)
+{
+    char *copy = strdup(list), *save = NULL;
+    if (!copy)
+        return rs_err_set(err, RS_ENOMEM, "out of memory");
+    int rc = RS_OK;
+    for (char *name = strtok_r(copy, ",", &save); name && !rc;
+         name = strtok_r(NULL, ",", &save)) {
+        if (*ninit == MAX_INIT) {
+            rc = rs_err_set(err, RS_EUSAGE, "--init-from: at most %d runs", MAX_INIT);
+            break;
+        }
+        StoreRun r;
+        if ((rc = store_run_get(se->store, name, 1, &r, err)))
+            break;
+        if (strcmp(r.status, "done") != 0)
+            rc = rs_err_set(err, RS_EUSAGE, "--init-from: run \"%s\" is %s", name, r.status);
+        else if (r.split_id != se->split.id)
+            rc = rs_err_set(err, RS_EUSAGE,
+                            "--init-from: run \"%s\" was trained on split \"%s\", not \"%s\" "
+                            "(its model has seen this split's test items)",
+                            name, r.split_name ? r.split_name : "?", se->split.name);
+        else if ((rc = model_load(r.model, r.model_len, se->d->all->U, se->d->all->I,
+                                  &init[*ninit], err)) == RS_OK)
+            ++*ninit;
+        else {
+            RsErr inner = *err;
+            rs_err_set(err, rc, "--init-from: run \"%s\": %s", name, inner.msg);
+        }
+        store_run_done(&r);
+    }
+    free(copy);
+    if (rc)
+        return rc;
+    /* {"factors":8,...} -> {"factors":8,...,"init_from":"gmf-1,mlp-1"} */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return rs_err_set(err, RS_ENOMEM, "out of memory");
+    size_t jl = strlen(*json);
+    fwrite(*json, 1, jl > 0 ? jl - 1 : 0, f);
+    fputs(jl > 2 ? ",\"init_from\":" : "\"init_from\":", f);
+    json_str(f, list);
+    fputc('}', f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return rs_err_set(err, RS_ENOMEM, "out of memory");
+    }
+    free(*json);
+    *json = buf;
+    return RS_OK;
 }
 
 /* Fits and records the run; returns a CLI exit code. */
@@ -234,19 +303,39 @@ static int run_training(Session *se, const TrainArgs *a, RsErr *err)
         return rc;
     }
     char *json = params_to_json(cls->params, cls->nparams, &pv);
+    RsModel *init[MAX_INIT];
+    size_t ninit = 0;
+    if (!json)
+        rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+    else if (a->init_from)
+        rc = load_init(se, a->init_from, init, &ninit, &json, err);
+    if (!rc && ninit)
+        rc = model_check_init(m, (const RsModel *const *)init, ninit, err);
+    if (rc) {
+        for (size_t k = 0; k < ninit; k++)
+            model_free(init[k]);
+        free(json);
+        model_free(m);
+        return rc;
+    }
     int64_t run_id = 0;
     rc = store_run_create(se->store, name, cls->name, json, se->split.id, devname, a->seed,
                           &run_id, err);
     free(json);
     if (rc) {
+        for (size_t k = 0; k < ninit; k++)
+            model_free(init[k]);
         model_free(m);
         return rc;
     }
     FitContext ctx = {.train = se->train, .valid = se->valid, .cat = se->d->cat,
                       .nthreads = a->threads ? (int)a->threads : rs_ncpus(),
-                      .device = !strcmp(device, "gpu") ? RS_DEVICE_GPU : RS_DEVICE_CPU};
+                      .device = !strcmp(device, "gpu") ? RS_DEVICE_GPU : RS_DEVICE_CPU,
+                      .init = (const RsModel *const *)init, .ninit = ninit};
     RsJob *j;
     if ((rc = job_start_fit(m, &ctx, &j, err))) {
+        for (size_t k = 0; k < ninit; k++)
+            model_free(init[k]);
         model_free(m);
         store_run_finish(se->store, run_id, "failed", err->msg, NAN, NULL, 0, 0, NULL);
         return rc;
@@ -257,6 +346,8 @@ static int run_training(Session *se, const TrainArgs *a, RsErr *err)
     job_status(j, &st);
     RsModel *trained = job_take_model(j);
     job_free(j);
+    for (size_t k = 0; k < ninit; k++)
+        model_free(init[k]);
     RsBlob b = {0};
     if (!rc)
         rc = model_save(trained, &b, err);

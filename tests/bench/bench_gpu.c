@@ -22,6 +22,7 @@
 #include "als.h"
 #include "backend.h"
 #include "dataset.h"
+#include "mf.h"
 #include "model.h"
 #include "parallel.h"
 #include "synth.h"
@@ -106,6 +107,28 @@ static RsModel *fit(const RsMatrix *R, size_t K, int device, double *secs, doubl
         die(device == RS_DEVICE_GPU ? "GPU fit" : "CPU fit", &err);
     *secs = now() - t0;
     return m;
+}
+
+/* Fits BPR (K = 64, `epochs` epochs, the defaults otherwise). */
+static double fit_bpr(const RsMatrix *R, int epochs, int device, double *loss)
+{
+    char fe[32];
+    snprintf(fe, sizeof fe, "epochs=%d", epochs);
+    const char *kv[] = {"factors=64", fe};
+    ParamValues pv;
+    RsModel *m = NULL;
+    RsErr err;
+    if (params_parse(model_bpr.params, model_bpr.nparams, kv, 2, &pv, &err) ||
+        model_new(&model_bpr, R->U, R->I, &pv, 42, &m, &err))
+        die("model", &err);
+    FitContext ctx = {.train = R, .nthreads = rs_ncpus(), .device = device,
+                      .progress = last_loss, .progress_ctx = loss};
+    double t0 = now();
+    if (model_fit(m, &ctx, &err))
+        die(device == RS_DEVICE_GPU ? "GPU BPR fit" : "CPU BPR fit", &err);
+    double secs = now() - t0;
+    model_free(m);
+    return secs;
 }
 
 /* X (U, K) and Y (I, K) of an ALS model, read from its blob (payload
@@ -220,6 +243,23 @@ int main(int argc, char **argv)
         unlink(path);
     }
     rmdir(dir);
+
+    { /* BPR: per-epoch time, 5 epochs per fit */
+        double tc[MAX_RUNS], tg[MAX_RUNS], lc = NAN, lg = NAN;
+        for (int r = 0; gpu && r < runs; r++)
+            tg[r] = fit_bpr(R, 5, RS_DEVICE_GPU, &lg) / 5;
+        for (int r = 0; r < cpu_runs; r++)
+            tc[r] = fit_bpr(R, 5, RS_DEVICE_CPU, &lc) / 5;
+        double mc = median(tc, cpu_runs);
+        if (gpu)
+            printf("BPR K=64, one epoch (%zu draws): CPU %.2f s (median of %d), GPU %.3f s "
+                   "(median of %d); %.1fx; loss after 5 epochs CPU %.4f GPU %.4f\n",
+                   R->NNZ, mc, cpu_runs, median(tg, runs), runs, mc / median(tg, runs), lc, lg);
+        else
+            printf("BPR K=64, one epoch (%zu draws): CPU %.2f s (median of %d); no GPU\n",
+                   R->NNZ, mc, cpu_runs);
+        fflush(stdout);
+    }
 
     size_t Ks[] = {64, 128};
     for (size_t k = 0; k < RS_ARRAY_LEN(Ks); k++) {

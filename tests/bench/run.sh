@@ -121,6 +121,45 @@ if [ -n "$ML" ] && [ -f "$ML/u.data" ] && "$BIN" train --list | grep -q '^mf '; 
     row "MF 5-fold CV on ML-100K (Surprise: 6 s)" "100000" "$(median <"$T/cv")" -
 fi
 
+# deep models: one training epoch, recscope against PyTorch on the CPU with
+# the same threads. Both print lines
+#   [pytorch V] MODEL epoch DATA N samples, T thread(s): S s, R samples/s
+# and the rows compare seconds per epoch scaled to the same samples.
+epoch_rows() { # TITLE RSFILE REFFILE
+    for data in ml-100k gen-1m; do
+        for th in 1 2; do
+            rsl=$(grep " epoch $data .* $th thread(s):" "$2" | head -1)
+            [ -z "$rsl" ] && continue
+            rs_n=$(echo "$rsl" | sed 's/.* \([0-9]*\) samples,.*/\1/')
+            rs_s=$(echo "$rsl" | sed 's/.*: \([0-9.]*\) s,.*/\1/')
+            refl=$(grep " epoch $data .* $th thread(s):" "$3" 2>/dev/null | head -1)
+            ref=-
+            if [ -n "$refl" ]; then
+                ref_n=$(echo "$refl" | sed 's/.* \([0-9]*\) samples,.*/\1/')
+                ref=$(calc "$(echo "$refl" | sed 's/.*: \([0-9.]*\) s,.*/\1/') * $rs_n / $ref_n")
+            fi
+            row "$1 epoch, $data, $th thr (ref: PyTorch)" "$rs_n" "$rs_s" "$ref"
+        done
+    done
+}
+ML_DIR=${ML:-${RECSCOPE_ML100K:-../shared/datasets/ml-100k}}
+have_torch() { [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; }
+deep_bench() { # TITLE NAME: build/bench/bench_NAME against tests/bench/NAME_ref.py
+    [ -x "$BD/bench_$2" ] || return 0
+    "$BD/bench_$2" "$ML_DIR" "$RUNS" >"$T/$2.rs" 2>/dev/null || true
+    : >"$T/$2.ref"
+    if have_torch && [ -f "$(dirname "$0")/$2_ref.py" ]; then
+        for th in 1 2; do
+            "$PY" "$(dirname "$0")/$2_ref.py" "$ML_DIR" "$RUNS" $th >>"$T/$2.ref" 2>/dev/null || true
+        done
+    fi
+    epoch_rows "$1" "$T/$2.rs" "$T/$2.ref"
+}
+deep_bench NeuMF neumf
+deep_bench GRU4Rec gru4rec
+deep_bench SASRec sasrec
+fi
+
 # the TUI's queries (keyset pages, filters) on the generated database
 if [ -x "$BD/bench_tui_queries" ]; then
     echo
