@@ -17,7 +17,7 @@ for t in "$@"; do
     log=$build/fuzz-$t.log
     OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
         nice -n 10 "$build/fuzz/lf_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-        -max_len=65536 -print_final_stats=1 -artifact_prefix="$art/" \
+        -max_len=200000 -print_final_stats=1 -artifact_prefix="$art/" \
         "$work" "$here/corpus/$t" >"$log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
