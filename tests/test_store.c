@@ -256,6 +256,7 @@ static void test_interrupted_runs(void **state)
     sqlite3_finalize(st);
     sqlite3_close(h);
     tu_rmtree(dir);
+    free(dir);
     free(db);
 }
 
