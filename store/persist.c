@@ -628,8 +628,13 @@ int st_mark_interrupted(Store *s)
     sqlite3_finalize(st);
     if (!n)
         return 0;
-    /* one transaction: a reader sees all of them marked or none */
-    if (st_exec(s, "BEGIN IMMEDIATE", NULL))
+    /* one transaction: a reader sees all of them marked or none; never
+     * waiting for another process's write (a listing must not hang while
+     * an import writes: the next open or listing marks them) */
+    sqlite3_busy_timeout(s->db, 0);
+    int busy = st_exec(s, "BEGIN IMMEDIATE", NULL);
+    sqlite3_busy_timeout(s->db, ST_BUSY_MS);
+    if (busy)
         return -1;
     int rc = st_prepare(s, "UPDATE runs SET status = 'interrupted', error = 'the process "
                            "training it ended before it finished' "

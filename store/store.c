@@ -247,11 +247,8 @@ int store_open(Store **out, const char *path, int flags, RsErr *err)
         if ((rc = st_exec(s, "PRAGMA synchronous=NORMAL", err)))
             goto fail;
         /* runs a killed process left 'running' show as interrupted from
-         * now on (best effort, without waiting: a database busy with another
-         * writer leaves it to the next open or listing) */
-        sqlite3_busy_timeout(s->db, 0);
+         * now on (best effort, without waiting for another writer) */
         st_mark_interrupted(s);
-        sqlite3_busy_timeout(s->db, ST_BUSY_MS);
     }
     *out = s;
     return RS_OK;

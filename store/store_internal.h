@@ -35,8 +35,9 @@ int st_query_int(Store *s, const char *sql, int64_t *out, RsErr *err);
  * (the array is untouched). */
 int st_grow(void **rows, size_t *cap, size_t n, size_t elem);
 /* Marks the runs left 'running' by a process that has ended as
- * 'interrupted', in one transaction (persist.c). Read-write stores only;
- * 0, or -1 when the database was busy or failed (nothing marked). */
+ * 'interrupted', in one transaction (persist.c), without waiting when
+ * another process is writing. Read-write stores only; 0, or -1 when the
+ * database was busy or failed (nothing marked). */
 int st_mark_interrupted(Store *s);
 /* Binds text or NULL. */
 int st_bind_text(sqlite3_stmt *st, int i, const char *v);
