@@ -1,13 +1,21 @@
 # recscope - build, test, demo and install.
 #
 #   make            build build/recscope (installs missing Debian packages first)
-#   make test       the whole test suite (unit, unit under ASan/UBSan, CLI, TUI)
+#   make test       the whole test suite (unit, unit under ASan/UBSan, fuzz
+#                   corpus, CLI, crash, hostile input, concurrency, TUI)
 #   make unit       the fast unit tests alone
 #   make demo       build, generate + import the sample database, open the TUI
 #   make bench      benchmarks (import speed, ...)
 #   make gpu-test   the CPU/GPU parity tests, built from engine/ and gpu/ alone
 #   make bench-gpu  ALS fit and batch scoring, CPU against GPU (20M interactions)
 #   make asan       the ASan/UBSan build under build/asan
+#   make fuzz       libFuzzer on each target in tests/fuzz/ for FUZZ_SECONDS (60)
+#                   each (clang; installs clang and libclang-rt-14-dev first)
+#   make fuzz-regress  every committed fuzz corpus/regression input through
+#                   the targets, built with gcc + ASan (part of make test)
+#   make memcheck   the unit and CLI tests under valgrind memcheck (slow)
+#   make crash-test SIGKILL in the middle of import, train and split
+#   make hostile-test, make concurrency-test  (both part of make test)
 #   make install    PREFIX=/usr/local (DESTDIR honoured)
 #   make deps       install the Debian packages recscope needs
 #   NO_CUDA=1       build without CUDA even when nvcc is present
@@ -36,6 +44,8 @@ ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o)
 TUI_OBJ := $(TUI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+FUZZ_TARGETS := ml100k ml1m mllatest csv model config
+FUZZ_RUN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/run_%)
 
 # gpu/*.cu: the CUDA runtime is linked statically; cuBLAS is loaded at run
 # time (gpu/gpu_cuda.cu), so the binary needs no CUDA shared library.
@@ -56,7 +66,7 @@ endif
 LIBS := $(BUILD)/libtui.a $(BUILD)/libstore.a $(BUILD)/libengine.a $(BUILD)/libgpu.a
 LDLIBS := $(PKG_LIBS) $(GPU_LIBS)
 
-.PHONY: gpu-test bench-gpu quality-test all test unit asan asan-unit asan-cli nocuda-test cli-test tui-test man-test demo bench install deps clean help check-layers tests-bin
+.PHONY: fuzz fuzz-regress fuzz-seeds memcheck crash-test hostile-test concurrency-test gpu-test bench-gpu quality-test all test unit asan asan-unit asan-cli nocuda-test cli-test tui-test man-test demo bench install deps clean help check-layers tests-bin
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/recscope
@@ -109,7 +119,45 @@ $(BUILD)/recscope: $(BUILD)/tui/main.o $(LIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(LIBS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 
-tests-bin: $(TEST_BIN) $(BUILD)/recscope
+tests-bin: $(TEST_BIN) $(BUILD)/recscope $(FUZZ_RUN)
+
+# --- fuzz targets ----------------------------------------------------------
+# Each tests/fuzz/fuzz_T.c is linked twice: run_T with driver.c (gcc, reads
+# the files named on its command line: make test runs the committed corpus),
+# and lf_T with libFuzzer (clang, make fuzz, BUILD=build/fuzz).
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = $(BASE_CFLAGS) -Wno-missing-prototypes -Itests/fuzz -Itui -Istore -Iengine \
+    $(TUI_PKG_CFLAGS) $(ENGINE_PKG_CFLAGS)
+FUZZ_SAN := -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer \
+    -fno-sanitize-recover=undefined
+
+$(BUILD)/fuzz/%.o: tests/fuzz/%.c | $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/fuzz/mkseeds_model.o: tests/fuzz/fuzz_model.c | $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_CFLAGS) -DFUZZ_MODEL_SEEDS -MMD -MP -c $< -o $@
+$(BUILD)/fuzz/run_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/fuzz_common.o $(BUILD)/fuzz/driver.o $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+$(BUILD)/fuzz/lf_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/fuzz_common.o $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+$(BUILD)/fuzz/mkseeds_model: $(BUILD)/fuzz/mkseeds_model.o $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+# The model target's seeds: every class trained on a fixed small input.
+fuzz-seeds: $(BUILD)/fuzz/mkseeds_model
+	@mkdir -p tests/fuzz/corpus/model
+	$(BUILD)/fuzz/mkseeds_model tests/fuzz/corpus/model
+
+fuzz-regress: asan
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    sh tests/fuzz/run_corpus.sh build/asan $(FUZZ_TARGETS)
+
+fuzz:
+	@sh mk/deps.sh fuzz
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang NO_CUDA=1 OPT=-O1 SAN="$(FUZZ_SAN)" \
+	    $(FUZZ_TARGETS:%=build/fuzz/fuzz/lf_%)
+	@sh tests/fuzz/run_fuzz.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # --- tests ---------------------------------------------------------------
 unit: $(TEST_BIN) $(BUILD)/recscope check-layers
@@ -141,6 +189,25 @@ asan-cli: asan
 quality-test: $(BUILD)/recscope
 	@sh tests/quality_test.sh $(BUILD)/recscope
 
+# valgrind memcheck over the unit tests and the CLI tests (slow; not in
+# make test). Installs valgrind first.
+memcheck: $(TEST_BIN) $(BUILD)/recscope $(FUZZ_RUN)
+	@sh mk/deps.sh memcheck
+	@sh tests/memcheck.sh $(BUILD)
+
+# SIGKILL in the middle of import, split and train; the database survives.
+crash-test: $(BUILD)/recscope
+	@sh tests/crash_test.sh $(BUILD)/recscope
+
+# Hostile ids, titles, escape sequences, huge fields, foreign, newer,
+# read-only databases and tampered model blobs.
+hostile-test: $(BUILD)/recscope
+	@sh tests/hostile_test.sh $(BUILD)/recscope
+
+# Readers in a loop while two processes import, split and train.
+concurrency-test: $(BUILD)/recscope
+	@sh tests/concurrency_test.sh $(BUILD)/recscope
+
 tui-test: $(BUILD)/recscope
 	@sh tests/tui_test.sh $(BUILD)/recscope
 	@sh tests/tui_storm.sh $(BUILD)/recscope
@@ -151,7 +218,7 @@ tui-test: $(BUILD)/recscope
 RESULTS := $(abspath build/test-results)
 test:
 	@rm -f $(RESULTS); mkdir -p build
-	@$(MAKE) --no-print-directory RS_RESULTS=$(RESULTS) unit asan-unit cli-test asan-cli quality-test tui-test man-test nocuda-test
+	@$(MAKE) --no-print-directory RS_RESULTS=$(RESULTS) unit asan-unit fuzz-regress cli-test asan-cli crash-test hostile-test concurrency-test quality-test tui-test man-test nocuda-test
 	@sh tests/summary.sh $(RESULTS)
 
 man-test: $(BUILD)/recscope

@@ -517,7 +517,9 @@ int model_load(const void *data, size_t len, size_t U, size_t I, RsModel **out, 
     blob_reader_init(&r, data, len - 8);
     if (blob_get_bytes(&r, magic, sizeof magic) || memcmp(magic, blob_magic, sizeof magic))
         return rs_err_set(err, RS_EPARSE, "not a recscope model blob (bad magic)");
-    if (blob_get_u32(&r, &ver) || ver != MODEL_BLOB_VERSION)
+    if (blob_get_u32(&r, &ver))
+        return rs_err_set(err, RS_EPARSE, "model blob truncated (%zu bytes)", len);
+    if (ver != MODEL_BLOB_VERSION)
         return rs_err_set(err, RS_EVERSION, "model blob container version %u (this build reads %d)",
                           ver, MODEL_BLOB_VERSION);
     if (blob_hash(data, len - 8) != sum)

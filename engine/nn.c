@@ -22,7 +22,9 @@
  * leaves loops with a remainder scalar). */
 #if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
 #define NN_HOT __attribute__((target_clones("avx2", "default"), optimize("O3")))
-#elif defined(__x86_64__) && defined(__GLIBC__)
+#elif defined(__x86_64__) && defined(__GLIBC__) && defined(__clang__) && __clang_major__ >= 16
+/* clang 14 makes the ifunc of an extern target_clones function a local
+ * symbol, so callers in other files do not link (make fuzz builds with it). */
 #define NN_HOT __attribute__((target_clones("avx2", "default")))
 #else
 #define NN_HOT

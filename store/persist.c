@@ -119,6 +119,7 @@ static long idmap_get(const IdMap *m, int64_t id)
 /* One reader of a range of users, on its own connection. */
 typedef struct Scan {
     const char *path;
+    const char *uri;         /* open this URI instead of path, when not NULL */
     int64_t lo, hi;          /* user ids in [lo, hi) */
     const IdMap *users, *items;
     RsTriplet *t;
@@ -132,14 +133,16 @@ static void *scan_range(void *arg)
     Scan *sc = arg;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_open_v2(sc->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) ||
+    if (sqlite3_open_v2(sc->uri ? sc->uri : sc->path, &db,
+                        SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX |
+                            (sc->uri ? SQLITE_OPEN_URI : 0), NULL) ||
         sqlite3_prepare_v2(db, "SELECT user_id, item_id, rating, ts FROM interactions "
                                "WHERE user_id >= ?1 AND user_id < ?2", -1, &st, NULL)) {
         sc->rc = rs_err_set(&sc->err, RS_EDB, "%s: %s", sc->path,
                             db ? sqlite3_errmsg(db) : "cannot open");
         goto done;
     }
-    sqlite3_busy_timeout(db, 10000);
+    sqlite3_busy_timeout(db, ST_BUSY_MS);
     sqlite3_bind_int64(st, 1, sc->lo);
     sqlite3_bind_int64(st, 2, sc->hi);
     long u = -1;
@@ -192,8 +195,10 @@ static int load_interactions(Store *s, RsCatalog *c, RsMatrix **out, RsErr *err)
         return rs_err_set(err, RS_ENOMEM, "out of memory");
     }
     int64_t mid = c->U ? c->user_db[c->U / 2] : 0;
-    Scan sc[2] = {{.path = s->path, .lo = INT64_MIN, .hi = mid, .users = &um, .items = &im},
-                  {.path = s->path, .lo = mid, .hi = INT64_MAX, .users = &um, .items = &im}};
+    Scan sc[2] = {{.path = s->path, .uri = s->uri, .lo = INT64_MIN, .hi = mid, .users = &um,
+                   .items = &im},
+                  {.path = s->path, .uri = s->uri, .lo = mid, .hi = INT64_MAX, .users = &um,
+                   .items = &im}};
     pthread_t th;
     int threaded = pthread_create(&th, NULL, scan_range, &sc[1]) == 0;
     scan_range(&sc[0]);
@@ -499,6 +504,64 @@ int store_run_finish(Store *s, int64_t id, const char *status, const char *error
     return rc;
 }
 
+/* When the process with this pid started, in Unix seconds, from Linux's
+ * /proc; -1 when unknown. */
+static int64_t process_start(pid_t pid)
+{
+    char path[64], buf[1024];
+    long long btime = -1;
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return -1;
+    while (fgets(buf, sizeof buf, f))
+        if (sscanf(buf, "btime %lld", &btime) == 1)
+            break;
+    fclose(f);
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    if (btime < 0 || !(f = fopen(path, "r")))
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* fields after the command name, which may hold spaces and ')' */
+    char *p = strrchr(buf, ')');
+    unsigned long long ticks;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (!p || hz <= 0 ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+                      "%*d %*d %llu", &ticks) != 1)
+        return -1;
+    return btime + (int64_t)(ticks / (unsigned long long)hz);
+}
+
+/* Whether the process that recorded a run as running (pid, at started_at)
+ * has ended: no process has that pid, or the one that has it started after
+ * the run did (the pid was reused, as after a reboot or in a fresh
+ * container). An unknown pid (0) is never judged gone. */
+static int run_owner_gone(int64_t pid, int64_t started_at)
+{
+    if (pid <= 0 || pid > INT32_MAX)
+        return 0;
+    if (kill((pid_t)pid, 0) != 0)
+        return errno == ESRCH;
+    int64_t t = process_start((pid_t)pid);
+    return t >= 0 && t > started_at + 2; /* btime and tick rounding: 2 s slack */
+}
+
+/* A run read as 'running' whose process has ended reads as interrupted
+ * (read-only stores, and a race with another connection's update). */
+static int fix_status(StoreRun *r)
+{
+    if (strcmp(r->status, "running") || !run_owner_gone(r->pid, r->started_at))
+        return 0;
+    char *st = strdup("interrupted");
+    if (!st)
+        return -1;
+    free(r->status);
+    r->status = st;
+    return 0;
+}
+
 #define RUN_COLS                                                                                \
     "r.id, r.name, r.algorithm, r.params, r.device, r.status, r.error, s.name, r.split_id, "     \
     "r.seed, r.started_at, r.finished_at, r.pid, r.train_seconds, r.model_format"
@@ -540,7 +603,7 @@ int store_run_get(Store *s, const char *name, int with_model, StoreRun *out, RsE
         return rc;
     st_bind_text(st, 1, name);
     if (sqlite3_step(st) == SQLITE_ROW) {
-        if (fill_run(st, out, with_model))
+        if (fill_run(st, out, with_model) || fix_status(out))
             rc = rs_err_set(err, RS_ENOMEM, "out of memory");
     } else {
         char names[512];
@@ -551,35 +614,50 @@ int store_run_get(Store *s, const char *name, int with_model, StoreRun *out, RsE
     return rc;
 }
 
-/* Marks runs left 'running' by a dead process as interrupted. */
-static void mark_interrupted(Store *s)
+int st_mark_interrupted(Store *s)
 {
-    sqlite3_stmt *st, *up;
-    if (s->readonly || st_prepare(s, "SELECT id, pid FROM runs WHERE status = 'running'", &st, NULL))
-        return;
-    if (st_prepare(s, "UPDATE runs SET status = 'interrupted', error = 'the process training "
-                      "it ended before it finished' WHERE id = ?1 AND status = 'running'",
-                   &up, NULL)) {
-        sqlite3_finalize(st);
-        return;
-    }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        pid_t pid = (pid_t)sqlite3_column_int64(st, 1);
-        if (pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH) {
-            sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
-            sqlite3_step(up);
-            sqlite3_reset(up);
-        }
-    }
+    sqlite3_stmt *st, *up = NULL;
+    int64_t ids[64];
+    size_t n = 0;
+    if (s->readonly ||
+        st_prepare(s, "SELECT id, pid, started_at FROM runs WHERE status = 'running'", &st, NULL))
+        return 0;
+    while (n < RS_ARRAY_LEN(ids) && sqlite3_step(st) == SQLITE_ROW)
+        if (run_owner_gone(sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2)))
+            ids[n++] = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
+    if (!n)
+        return 0;
+    /* one transaction: a reader sees all of them marked or none; never
+     * waiting for another process's write (a listing must not hang while
+     * an import writes: the next open or listing marks them) */
+    sqlite3_busy_timeout(s->db, 0);
+    int busy = st_exec(s, "BEGIN IMMEDIATE", NULL);
+    sqlite3_busy_timeout(s->db, ST_BUSY_MS);
+    if (busy)
+        return -1;
+    int rc = st_prepare(s, "UPDATE runs SET status = 'interrupted', error = 'the process "
+                           "training it ended before it finished' "
+                           "WHERE id = ?1 AND status = 'running'", &up, NULL);
+    for (size_t k = 0; k < n && !rc; k++) {
+        sqlite3_bind_int64(up, 1, ids[k]);
+        if (sqlite3_step(up) != SQLITE_DONE)
+            rc = -1;
+        sqlite3_reset(up);
+    }
     sqlite3_finalize(up);
+    if (rc || st_exec(s, "COMMIT", NULL)) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
 }
 
 int store_runs_list(Store *s, StoreRun **out, size_t *n, RsErr *err)
 {
     *out = NULL;
     *n = 0;
-    mark_interrupted(s);
+    st_mark_interrupted(s);
     sqlite3_stmt *st;
     int rc = st_prepare(s, "SELECT " RUN_COLS " FROM runs r LEFT JOIN splits s ON s.id = "
                            "r.split_id ORDER BY r.id", &st, err);
@@ -589,7 +667,7 @@ int store_runs_list(Store *s, StoreRun **out, size_t *n, RsErr *err)
             rc = rs_err_set(err, RS_ENOMEM, "out of memory");
             break;
         }
-        if (fill_run(st, &(*out)[(*n)++], 0))
+        if (fill_run(st, &(*out)[(*n)++], 0) || fix_status(&(*out)[*n - 1]))
             rc = rs_err_set(err, RS_ENOMEM, "out of memory");
     }
     sqlite3_finalize(st);

@@ -8,6 +8,7 @@
  */
 #include "store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -107,9 +108,24 @@ static int migrate(Store *s, int from, RsErr *err)
 static int check_and_migrate(Store *s, RsErr *err)
 {
     int64_t app = 0, ver = 0, objects = 0;
-    if (st_query_int(s, "PRAGMA application_id", &app, NULL) != RS_OK)
-        return rs_err_set(err, RS_EPARSE, "%s: not a SQLite database (%s)", s->path,
-                          sqlite3_errmsg(s->db));
+    if (st_query_int(s, "PRAGMA application_id", &app, NULL) != RS_OK) {
+        switch (sqlite3_errcode(s->db) & 0xff) {
+        case SQLITE_READONLY:
+        case SQLITE_CANTOPEN:
+        case SQLITE_PERM:
+            return rs_err_set(err, RS_EIO,
+                              "%s: cannot open it%s: its folder is not writable (SQLite keeps "
+                              "the files %s-wal and %s-shm beside the database)",
+                              s->path, s->readonly ? " read-only" : " for writing", s->path,
+                              s->path);
+        case SQLITE_NOTADB:
+            return rs_err_set(err, RS_EPARSE, "%s: not a SQLite database (%s)", s->path,
+                              sqlite3_errmsg(s->db));
+        default:
+            return rs_err_set(err, RS_EIO, "%s: cannot read it: %s", s->path,
+                              sqlite3_errmsg(s->db));
+        }
+    }
     int rc = st_query_int(s, "PRAGMA user_version", &ver, err);
     if (!rc)
         rc = st_query_int(s, "SELECT count(*) FROM sqlite_schema", &objects, err);
@@ -141,6 +157,47 @@ static int check_and_migrate(Store *s, RsErr *err)
     return RS_OK;
 }
 
+static int wal_exists(const char *path)
+{
+    char p[4200];
+    struct stat sb;
+    snprintf(p, sizeof p, "%s-wal", path);
+    return stat(p, &sb) == 0;
+}
+
+/* Opens s->path with SQLite (as an immutable URI when immutable), with the
+ * busy timeout, extended result codes and foreign keys on. */
+static int open_db(Store *s, int oflags, int immutable, RsErr *err)
+{
+    char *uri = NULL;
+    const char *name = s->path;
+    if (immutable) {
+        /* file: URI with every byte outside [A-Za-z0-9/._-] percent-encoded */
+        size_t n = strlen(s->path);
+        if (!(uri = malloc(3 * n + 32)))
+            return rs_err_set(err, RS_ENOMEM, "out of memory");
+        char *w = uri + sprintf(uri, "file:");
+        for (const unsigned char *p = (const unsigned char *)s->path; *p; p++) {
+            if (isalnum(*p) || strchr("/._-", *p))
+                *w++ = (char)*p;
+            else
+                w += sprintf(w, "%%%02X", *p);
+        }
+        strcpy(w, "?immutable=1");
+        name = uri;
+        oflags |= SQLITE_OPEN_URI;
+    }
+    int rc = sqlite3_open_v2(name, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+    free(s->uri);
+    s->uri = uri; /* the dataset loader's own connections open it alike */
+    if (rc != SQLITE_OK)
+        return rs_err_set(err, RS_EIO, "%s: cannot open: %s", s->path,
+                          s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    sqlite3_busy_timeout(s->db, ST_BUSY_MS);
+    sqlite3_extended_result_codes(s->db, 1);
+    return st_exec(s, "PRAGMA foreign_keys=ON", err);
+}
+
 int store_open(Store **out, const char *path, int flags, RsErr *err)
 {
     *out = NULL;
@@ -161,17 +218,26 @@ int store_open(Store **out, const char *path, int flags, RsErr *err)
     s->readonly = (flags & STORE_OPEN_READONLY) != 0;
     int oflags = s->readonly ? SQLITE_OPEN_READONLY
                              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    int rc = RS_OK;
-    if (sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        rc = rs_err_set(err, RS_EIO, "%s: cannot open: %s", path,
-                        s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    int rc = open_db(s, oflags, 0, err);
+    if (rc)
+        goto fail;
+    if (!s->readonly && sqlite3_db_readonly(s->db, "main") == 1) {
+        rc = rs_err_set(err, RS_EIO, "%s: the file is read-only (no permission to write it)",
+                        path);
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, 10000);
-    sqlite3_extended_result_codes(s->db, 1);
-    if ((rc = st_exec(s, "PRAGMA foreign_keys=ON", err)))
-        goto fail;
-    if ((rc = check_and_migrate(s, err)))
+    rc = check_and_migrate(s, err);
+    if (rc && s->readonly && !wal_exists(path)) {
+        /* A WAL database in a folder this user cannot write: without a
+         * -wal file there is nothing beyond the main file, which SQLite
+         * reads as is when told it cannot change (immutable). */
+        sqlite3_close_v2(s->db);
+        s->db = NULL;
+        RsErr again;
+        if (open_db(s, oflags, 1, &again) == RS_OK && check_and_migrate(s, &again) == RS_OK)
+            rc = RS_OK;
+    }
+    if (rc)
         goto fail;
     if (!s->readonly) {
         int64_t dummy;
@@ -180,6 +246,9 @@ int store_open(Store **out, const char *path, int flags, RsErr *err)
             goto fail;
         if ((rc = st_exec(s, "PRAGMA synchronous=NORMAL", err)))
             goto fail;
+        /* runs a killed process left 'running' show as interrupted from
+         * now on (best effort, without waiting for another writer) */
+        st_mark_interrupted(s);
     }
     *out = s;
     return RS_OK;
@@ -193,6 +262,7 @@ void store_close(Store *s)
     if (!s)
         return;
     sqlite3_close_v2(s->db);
+    free(s->uri);
     free(s->path);
     free(s);
 }

@@ -9,9 +9,16 @@
 
 #include "store.h"
 
+/* How long a connection waits for another process's write transaction
+ * before SQLITE_BUSY ("database is locked"): an import holds the write lock
+ * while it writes, about 30 s for 20M interactions, and a training that
+ * finishes meanwhile must still save its model. Readers never wait (WAL). */
+#define ST_BUSY_MS 120000
+
 struct Store {
     sqlite3 *db;
     char *path;
+    char *uri;    /* "file:...?immutable=1" when opened so (see store_open), else NULL */
     int readonly;
 };
 
@@ -27,6 +34,11 @@ int st_query_int(Store *s, const char *sql, int64_t *out, RsErr *err);
  * *cap, doubled as needed, new space zeroed). 0, or -1 when out of memory
  * (the array is untouched). */
 int st_grow(void **rows, size_t *cap, size_t n, size_t elem);
+/* Marks the runs left 'running' by a process that has ended as
+ * 'interrupted', in one transaction (persist.c), without waiting when
+ * another process is writing. Read-write stores only; 0, or -1 when the
+ * database was busy or failed (nothing marked). */
+int st_mark_interrupted(Store *s);
 /* Binds text or NULL. */
 int st_bind_text(sqlite3_stmt *st, int i, const char *v);
 

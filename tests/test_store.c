@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "import.h"
+#include "persist.h"
 #include "store.h"
 #include "testutil.h"
 
@@ -192,10 +194,77 @@ static void test_stats_hand_computed(void **state)
     free(dir);
 }
 
+/* Runs left 'running' by a process that has ended, or whose pid another
+ * process has taken since, read as interrupted and are stored so on the
+ * next read-write open; a run of a live owner stays running. */
+static void test_interrupted_runs(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    char *db = tu_path(dir, "r.db");
+    Store *s;
+    RsErr err;
+    assert_int_equal(store_open(&s, db, STORE_OPEN_CREATE, &err), RS_OK);
+    int64_t id[3];
+    const char *names[3] = {"dead", "reused", "live"};
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(store_run_create(s, names[k], "pop", "{}", 0, "cpu", 1, &id[k], &err),
+                         RS_OK);
+    store_close(s);
+    /* a pid that is certainly gone: a child that has been reaped */
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    assert_true(child > 0);
+    waitpid(child, NULL, 0);
+    sqlite3 *h;
+    char sql[256];
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    snprintf(sql, sizeof sql, "UPDATE runs SET pid = %ld WHERE name = 'dead'", (long)child);
+    assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    /* this process's pid, recorded a day before this process started */
+    assert_int_equal(sqlite3_exec(h, "UPDATE runs SET started_at = started_at - 86400 "
+                                     "WHERE name = 'reused'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+
+    /* read-only: shown as interrupted, nothing written */
+    StoreRun *runs;
+    size_t n;
+    assert_int_equal(store_open(&s, db, STORE_OPEN_READONLY, &err), RS_OK);
+    assert_int_equal(store_runs_list(s, &runs, &n, &err), RS_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(runs[0].status, "interrupted");
+    assert_string_equal(runs[1].status, "interrupted");
+    assert_string_equal(runs[2].status, "running");
+    store_runs_free(runs, n);
+    store_close(s);
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT group_concat(status) FROM runs", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "running,running,running");
+    sqlite3_finalize(st);
+
+    /* read-write open: stored */
+    assert_int_equal(store_open(&s, db, 0, &err), RS_OK);
+    store_close(s);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT group_concat(status) FROM runs", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "interrupted,interrupted,running");
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    tu_rmtree(dir);
+    free(dir);
+    free(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_and_reopen),
+        cmocka_unit_test(test_interrupted_runs),
         cmocka_unit_test(test_missing_without_create),
         cmocka_unit_test(test_refuses_foreign_and_newer),
         cmocka_unit_test(test_migration_from_zero),

@@ -15,7 +15,8 @@ char *tu_write(const char *dir, const char *name, const char *data, size_t len);
 /* dir/name (malloc'd). */
 char *tu_path(const char *dir, const char *name);
 /* The ML-100K folder ($RECSCOPE_ML100K or ../shared/datasets/ml-100k from
- * the project root), or NULL when absent. */
+ * the project root), or NULL when absent or when RECSCOPE_ML100K is set
+ * and empty. */
 const char *tu_ml100k(void);
 
 #endif

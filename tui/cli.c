@@ -7,12 +7,20 @@
 #include <string.h>
 #include <time.h>
 
+/* Writes "recscope: " and the message to stderr with control characters
+ * replaced (a message may quote an id or a field from a file). */
+static void error_v(const char *fmt, va_list ap)
+{
+    char msg[2048], clean[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    fprintf(stderr, "recscope: %s", cli_clean(msg, clean, sizeof clean));
+}
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
-    fputs("recscope: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    error_v(fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
 }
@@ -26,9 +34,8 @@ int cli_fail(const RsErr *err)
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fputs("recscope: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    error_v(fmt, ap);
     va_end(ap);
     if (cmd)
         fprintf(stderr, "\nTry 'recscope %s --help'.\n", cmd);
@@ -117,25 +124,50 @@ void tsv_str(FILE *f, const char *s)
     }
 }
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when p does not
+ * start one (a stray continuation byte, an overlong form, a surrogate, a
+ * code point above U+10FFFF, a sequence cut short by the end). */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t n = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
+    if (!n || p[0] > 0xF4)
+        return 0;
+    for (size_t k = 1; k < n; k++)
+        if ((p[k] & 0xC0) != 0x80) /* the NUL terminator fails this too */
+            return 0;
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0) ||
+        (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))
+        return 0;
+    return n;
+}
+
 const char *cli_clean(const char *s, char *buf, size_t cap)
 {
     if (!s)
         s = "-";
     size_t w = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p && w + 1 < cap; p++) {
-        if (*p >= 0x80) {
-            /* copy a whole UTF-8 sequence or stop */
-            size_t n = *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : *p >= 0xC0 ? 2 : 1;
-            if (w + n >= cap)
-                break;
-            for (size_t k = 0; k < n && p[k]; k++)
-                buf[w++] = (char)p[k];
-            p += n - 1;
+    for (const unsigned char *p = (const unsigned char *)s; *p && w + 1 < cap;) {
+        if (*p < 0x80) {
+            buf[w++] = (*p < 0x20 || *p == 0x7f) ? '?' : (char)*p;
+            p++;
             continue;
         }
-        buf[w++] = (*p < 0x20 || *p == 0x7f) ? '?' : (char)*p;
+        size_t n = utf8_len(p);
+        /* invalid bytes and the C1 controls U+0080..U+009F (CSI, OSC, ...
+         * to some terminals) become '?' */
+        if (!n || (p[0] == 0xC2 && p[1] < 0xA0)) {
+            buf[w++] = '?';
+            p += n ? n : 1;
+            continue;
+        }
+        if (w + n >= cap)
+            break;
+        memcpy(buf + w, p, n);
+        w += n;
+        p += n;
     }
-    buf[w] = '\0';
+    if (cap)
+        buf[w] = '\0';
     return buf;
 }
 

@@ -37,9 +37,11 @@ void json_str(FILE *f, const char *s);
 /* TSV output: writes s with tabs, newlines and backslashes escaped. */
 void tsv_str(FILE *f, const char *s);
 
-/* Copies s into buf with control characters (terminal escapes included)
+/* Copies s into buf with control characters (C0, DEL and the C1 range
+ * U+0080..U+009F: terminal escapes included) and invalid UTF-8 bytes
  * replaced by '?', cut at a character boundary to fit; returns buf. For
- * writing untrusted text to a terminal. NULL gives "-". */
+ * writing untrusted text to a terminal. NULL gives "-". cli_error() and
+ * cli_usage_error() pass their messages through it. */
 const char *cli_clean(const char *s, char *buf, size_t cap);
 
 /* Progress on stderr for a long command: "WHAT: PHASE NN%" redrawn in place

@@ -429,7 +429,11 @@ int cmd_runs(int argc, char **argv)
     RsErr err = {0};
     StoreRun *runs = NULL;
     size_t n = 0;
+    /* read-write to record interrupted runs; a read-only file or folder is
+     * listed all the same */
     int rc = store_open(&s, argv[optind], 0, &err);
+    if (rc == RS_EIO)
+        rc = store_open(&s, argv[optind], STORE_OPEN_READONLY, &err);
     if (!rc)
         rc = store_runs_list(s, &runs, &n, &err);
     if (rc) {
