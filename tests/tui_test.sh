@@ -280,6 +280,48 @@ wait_frame 30 'q Quit'
 expect "control characters in the file name are replaced" 'evil\?\]0;pwned\?x\.db'
 quit q "q with a hostile file name"
 
+# hostile titles and ids in the database: escape sequences (clear screen,
+# set the window title, colours), quotes, % and _, a newline; shown with
+# the controls replaced, never written raw to the terminal
+H=$TMP/hostile
+mkdir -p "$H"
+ESC=$(printf '\033')
+BEL=$(printf '\007')
+printf 'user_id,age,gender,occupation\n"u%s]0;pwned%s",35,M,"clerk%s[2J"\n50%%,41,M,x\n' \
+    "$ESC" "$BEL" "$ESC" >"$H/users.csv"
+{
+    printf 'item_id,title,year,genres,tags,description\n'
+    printf '"i""1","Title with ""quotes"", 100%% and _under_",1999,Drama,,\n'
+    printf 'i2,"Line one\nLine two",2000,Comedy,,\n'
+    printf 'i3,"%s[2J%s]0;owned%sEvil",2001,Horror,,"%s[31mred"\n' "$ESC" "$ESC" "$BEL" "$ESC"
+} >"$H/items.csv"
+{
+    printf 'user_id,item_id,rating,timestamp\n'
+    for u in "\"u$ESC]0;pwned$BEL\"" '50%'; do
+        for i in '"i""1"' i2 i3; do printf '%s,%s,4,100\n' "$u" "$i"; done
+    done
+} >"$H/interactions.csv"
+if "$BIN" import "$TMP/hostile.db" "$H" >"$TMP/import-hostile.log" 2>&1; then
+    start hostile 100 30 "$TMP/hostile.db"
+    wait_frame 30 'q Quit'
+    keys i
+    expect_wait "hostile titles: the Items screen opens" line_is 1 ' Items$'
+    expect "hostile titles: escapes shown replaced, the screen not cleared" \
+        '\?\[2J\?\]0;owned\?Evil' 'Title with "quotes", 100% and _und' 'Line one Line two'
+    if [ "$($T display -p -t "$SESSION" '#{pane_title}')" = owned ]; then
+        notok "hostile titles: the window title is not set by a title" "$(screen)"
+    else
+        ok "hostile titles: the window title is not set by a title"
+    fi
+    keys u
+    expect_wait "hostile ids: the Users screen shows the id escaped" shows_re 'u\?\]0;pwne.* clerk\?\[2J'
+    keys o
+    wait_frame 30 'q Quit'
+    quit q "q after the hostile titles"
+else
+    notok "import the hostile titles" "$(cat "$TMP/import-hostile.log")"
+fi
+
 start ascii 80 24 "$DB" RECSCOPE_ASCII=1
 wait_frame 24 'q Quit'
 expect "RECSCOPE_ASCII=1 draws the bars in ASCII" ' 4 #+ +4 +33\.3%'
