@@ -355,6 +355,8 @@ static const ParamSpec neumf_params[] = {
     {"foldin_lr", PARAM_FLOAT, 0.01, 1e-6, 10, NULL, "learning rate of the fold-in"},
     {"pretrain_alpha", PARAM_FLOAT, 0.5, 0, 1, NULL,
      "started from a GMF and an MLP: weight of GMF's output layer (MLP's: 1 - alpha)"},
+    {"average_last", PARAM_INT, 0, 0, 10000, NULL,
+     "the model is the mean of the parameters after each of the last N epochs (0: the last)"},
 };
 
 /* ---- sampling -------------------------------------------------------------------------------- */
@@ -605,7 +607,9 @@ static int neumf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     uint8_t *sy = malloc(cap);
     double *sums = calloc(nparts, sizeof *sums);
     NnBest best = {0};
-    size_t nready = 0;
+    int avg_last = (int)model_param(m, "average_last");
+    float *avg = NULL;
+    size_t navg = 0, nready = 0;
     int blas_old = 0;
     if (!ws || !su || !si || !sy || !sums) {
         rc = rs_err_set(err, RS_ENOMEM, "out of memory for %s", m->cls->name);
@@ -671,14 +675,28 @@ static int neumf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
             if (stop)
                 break;
         }
+        if (avg_last > 0 && e > epochs - avg_last) { /* the running mean (Polyak) */
+            if (gpu && !ctx->valid && (rc = gpu_neumf_download(gpu, n->blk.w, err)))
+                goto done;
+            if (!avg && !(avg = calloc(n->blk.n, sizeof *avg))) {
+                rc = rs_err_set(err, RS_ENOMEM, "out of memory for the average");
+                goto done;
+            }
+            navg++;
+            for (size_t k = 0; k < n->blk.n; k++)
+                avg[k] += (n->blk.w[k] - avg[k]) / (float)navg;
+        }
     }
-    if (gpu && !ctx->valid && (rc = gpu_neumf_download(gpu, n->blk.w, err)))
+    if (gpu && !ctx->valid && !avg && (rc = gpu_neumf_download(gpu, n->blk.w, err)))
         goto done;
+    if (avg && !best.w)
+        memcpy(n->blk.w, avg, n->blk.n * sizeof *avg);
     nn_best_finish(&best, &n->blk);
     m->cls->free_state(m);
     m->state = n;
     n = NULL;
 done:
+    free(avg);
     gpu_neumf_free(gpu);
     if (blas_old > 0)
         rs_blas_threads(blas_old);

@@ -25,7 +25,7 @@ DB=$T/ml.db
 "$BIN" split "$DB" --name loo --method loo --seed 1 -q
 json_get() { grep -o "\"$2\":[-0-9.e+]*" "$1" | head -1 | cut -d: -f2; }
 # name, algorithm and parameters of each row
-specs=${LOO_MODELS:-"pop:pop: itemknn:itemknn: als:als: bpr:bpr: gmf:gmf:epochs=20 mlp:mlp:epochs=20 neumf:neumf:epochs=20 neumf-pre:neumf:epochs=5,lr=0.0001,init=gmf+mlp neumf-8neg:neumf:epochs=12,lr=0.002,negatives=8 gru4rec:gru4rec:epochs=6 sasrec:sasrec:epochs=60,lr=0.002,blocks=1"}
+specs=${LOO_MODELS:-"pop:pop: itemknn:itemknn: als:als: bpr:bpr: gmf:gmf:epochs=20 mlp:mlp:epochs=20 neumf:neumf:epochs=20 neumf-pre:neumf:epochs=5,lr=0.0001,init=gmf+mlp neumf-8neg:neumf:epochs=12,lr=0.002,negatives=8 neumf-avg:neumf:epochs=16,lr=0.002,negatives=8,average_last=8 gru4rec:gru4rec:epochs=6 sasrec:sasrec:epochs=60,lr=0.002,blocks=1"}
 echo "| model | parameters | HR@10 (sampled) | NDCG@10 (sampled) | HR@10 (full) | NDCG@10 (full) | train s |"
 echo "|---|---|---|---|---|---|---|"
 for spec in $specs; do
