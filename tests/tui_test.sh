@@ -322,6 +322,25 @@ else
     notok "import the hostile titles" "$(cat "$TMP/import-hostile.log")"
 fi
 
+# another process imports into the database the TUI is browsing: the
+# screens keep answering, and no "database is locked" reaches the screen
+sqlite3 "$DB" ".backup $TMP/conc.db"
+"$BIN" generate "$TMP/more" --users 3000 --items 1500 --interactions 300000 --seed 9 -q
+start conc 100 30 "$TMP/conc.db"
+wait_frame 30 'q Quit'
+"$BIN" import "$TMP/conc.db" "$TMP/more" -q >"$TMP/import-more.log" 2>&1 &
+IMPORT_PID=$!
+keys u
+expect_wait "during another process's import: u opens Users" line_is 1 ' Users$'
+keys i
+expect_wait "during another process's import: i opens Items" line_is 1 ' Items$'
+keys o
+expect_wait "during another process's import: o goes back to the overview" wait_frame 30 'q Quit'
+if wait "$IMPORT_PID"; then ok "the concurrent import succeeds"; else
+    notok "the concurrent import succeeds" "$(cat "$TMP/import-more.log")"; fi
+check_hidden "no 'database is locked' on the screen" 'locked'
+quit q "q after the concurrent import"
+
 start ascii 80 24 "$DB" RECSCOPE_ASCII=1
 wait_frame 24 'q Quit'
 expect "RECSCOPE_ASCII=1 draws the bars in ASCII" ' 4 #+ +4 +33\.3%'
