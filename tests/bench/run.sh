@@ -162,7 +162,6 @@ deep_bench() { # TITLE NAME: build/bench/bench_NAME against tests/bench/NAME_ref
 deep_bench NeuMF neumf
 deep_bench GRU4Rec gru4rec
 deep_bench SASRec sasrec
-fi
 
 # next-item quality of every model on ML-100K (leave-last-out), the README's table
 if [ "${BENCH_LOO:-1}" = 1 ]; then
