@@ -932,14 +932,7 @@ static int gru4rec_similar(const RsModel *m, const RsMatrix *train, uint32_t ite
         return RS_EUSAGE;
     if (item >= g->d.I)
         return rs_err_set(err, RS_ENOTFOUND, "item %u out of range (%zu items)", item, g->d.I);
-    size_t H = g->d.H;
-    const float *q = g->w.Q + (size_t)item * H;
-    double qq = cblas_sdot((int)H, q, 1, q, 1);
-    for (size_t j = 0; j < g->d.I; j++) {
-        const float *r = g->w.Q + j * H;
-        double rr = cblas_sdot((int)H, r, 1, r, 1), qr = cblas_sdot((int)H, q, 1, r, 1);
-        scores[j] = j == item || qq <= 0 || rr <= 0 ? -INFINITY : (float)(qr / sqrt(qq * rr));
-    }
+    nn_similar_rows(g->w.Q, g->d.I, g->d.H, item, scores);
     return RS_OK;
 }
 

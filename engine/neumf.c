@@ -839,17 +839,6 @@ static int neumf_score_profile(const RsModel *m, const RsMatrix *train, const Rs
 
 /* ---- explanations, similar items ---------------------------------------------------------- */
 
-static float neumf_cos(const float *a, const float *b, size_t D)
-{
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t k = 0; k < D; k++) {
-        ab += (double)a[k] * b[k];
-        aa += (double)a[k] * a[k];
-        bb += (double)b[k] * b[k];
-    }
-    return aa > 0 && bb > 0 ? (float)(ab / sqrt(aa * bb)) : NAN;
-}
-
 static int neumf_explain_row(const Neumf *n, const float *P, uint32_t urow, const RsProfile *h,
                              uint32_t item, RsExplanation *e, const char *method, RsErr *err)
 {
@@ -884,7 +873,7 @@ static int neumf_explain_row(const Neumf *n, const float *P, uint32_t urow, cons
         int dup = 0;
         for (size_t s = 0; s < nb && !dup; s++)
             dup = best[s] == j;
-        float c = neumf_cos(q, n->w.Qi + (size_t)j * d->DE, d->DE);
+        float c = nn_cosine(q, n->w.Qi + (size_t)j * d->DE, d->DE);
         if (dup || !isfinite(c))
             continue;
         size_t at = nb < NEUMF_EXPLAIN_ITEMS ? nb : NEUMF_EXPLAIN_ITEMS;
@@ -950,12 +939,7 @@ static int neumf_similar(const RsModel *m, const RsMatrix *train, uint32_t item,
         return RS_EUSAGE;
     if (item >= n->d.I)
         return rs_err_set(err, RS_ENOTFOUND, "item %u out of range (%zu items)", item, n->d.I);
-    size_t DE = n->d.DE;
-    const float *q = n->w.Qi + (size_t)item * DE;
-    for (size_t j = 0; j < n->d.I; j++) {
-        float c = j == item ? NAN : neumf_cos(q, n->w.Qi + j * DE, DE);
-        scores[j] = isfinite(c) ? c : -INFINITY;
-    }
+    nn_similar_rows(n->w.Qi, n->d.I, n->d.DE, item, scores);
     return RS_OK;
 }
 

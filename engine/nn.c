@@ -543,3 +543,25 @@ void nn_best_done(NnBest *best)
     free(best->w);
     memset(best, 0, sizeof *best);
 }
+
+/* ---- cosines of embedding rows ---------------------------------------------------------- */
+
+float nn_cosine(const float *a, const float *b, size_t D)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t k = 0; k < D; k++) {
+        ab += (double)a[k] * b[k];
+        aa += (double)a[k] * a[k];
+        bb += (double)b[k] * b[k];
+    }
+    return aa > 0 && bb > 0 ? (float)(ab / sqrt(aa * bb)) : NAN;
+}
+
+void nn_similar_rows(const float *W, size_t R, size_t D, uint32_t row, float *scores)
+{
+    const float *q = W + (size_t)row * D;
+    for (size_t j = 0; j < R; j++) {
+        float c = j == row ? NAN : nn_cosine(q, W + j * D, D);
+        scores[j] = isfinite(c) ? c : -INFINITY;
+    }
+}

@@ -51,6 +51,13 @@ void nn_block_save(const NnBlock *b, RsBlob *out);
  * count differs, the data is truncated or a number is not finite. */
 int nn_block_load(NnBlock *b, RsBlobReader *r, RsErr *err);
 
+/* Cosine of a and b (D floats), summed in double; NAN when either is 0. */
+float nn_cosine(const float *a, const float *b, size_t D);
+/* scores[j] = the cosine of row `row` and row j of the table W (R rows of
+ * D floats), -INFINITY for the row itself and where undefined: the
+ * "similar items" of an embedding table. */
+void nn_similar_rows(const float *W, size_t R, size_t D, uint32_t row, float *scores);
+
 /* Early stopping on a validation metric (higher is better): the parameters
  * of the best epoch so far, kept as a copy of the block's w. */
 typedef struct NnBest {

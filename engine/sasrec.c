@@ -918,17 +918,6 @@ static int sas_explain(const RsModel *m, const RsMatrix *train, const RsCatalog 
     return rc;
 }
 
-static float sas_cos(const float *a, const float *b, size_t D)
-{
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t k = 0; k < D; k++) {
-        ab += (double)a[k] * b[k];
-        aa += (double)a[k] * a[k];
-        bb += (double)b[k] * b[k];
-    }
-    return aa > 0 && bb > 0 ? (float)(ab / sqrt(aa * bb)) : NAN;
-}
-
 static int sas_similar(const RsModel *m, const RsMatrix *train, uint32_t item, float *scores,
                        RsErr *err)
 {
@@ -938,11 +927,7 @@ static int sas_similar(const RsModel *m, const RsMatrix *train, uint32_t item, f
         return RS_EUSAGE;
     if (item >= s->d.I)
         return rs_err_set(err, RS_ENOTFOUND, "item %u out of range (%zu items)", item, s->d.I);
-    size_t C = s->d.C;
-    for (size_t j = 0; j < s->d.I; j++) {
-        float c = j == item ? NAN : sas_cos(s->w.M + (size_t)item * C, s->w.M + j * C, C);
-        scores[j] = isfinite(c) ? c : -INFINITY;
-    }
+    nn_similar_rows(s->w.M, s->d.I, s->d.C, item, scores);
     return RS_OK;
 }
 
