@@ -12,42 +12,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "model.h"
 #include "neumf.h"
 #include "rng.h"
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static RsMatrix *load_udata(const char *dir)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/u.data", dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    size_t n = 0, cap = 100000;
-    RsTriplet *t = malloc(cap * sizeof *t);
-    unsigned u, i;
-    float r;
-    long long ts;
-    while (fscanf(f, "%u %u %f %lld", &u, &i, &r, &ts) == 4) {
-        if (n == cap)
-            t = realloc(t, (cap *= 2) * sizeof *t);
-        t[n++] = (RsTriplet){u - 1, i - 1, r, ts};
-    }
-    fclose(f);
-    RsMatrix *m = NULL;
-    RsErr err;
-    if (rs_matrix_build(943, 1682, t, n, &m, &err))
-        fprintf(stderr, "%s\n", err.msg);
-    free(t);
-    return m;
-}
 
 /* U users, I items, NNZ interactions with Zipf-like item popularity. */
 static RsMatrix *generate(size_t U, size_t I, size_t NNZ)
@@ -69,36 +37,11 @@ static RsMatrix *generate(size_t U, size_t I, size_t NNZ)
     return m;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void bench(const char *name, const RsMatrix *t, int nthreads, int runs)
 {
-    double s[16];
-    for (int r = 0; r < runs && r < 16; r++) {
-        ParamValues pv;
-        RsErr err;
-        const char *kv[] = {"epochs=1"};
-        RsModel *m;
-        if (params_parse(model_neumf.params, model_neumf.nparams, kv, 1, &pv, &err) ||
-            model_new(&model_neumf, t->U, t->I, &pv, 42, &m, &err)) {
-            fprintf(stderr, "%s\n", err.msg);
-            exit(1);
-        }
-        FitContext ctx = {.train = t, .nthreads = nthreads};
-        double t0 = now_s();
-        if (model_fit(m, &ctx, &err)) {
-            fprintf(stderr, "%s\n", err.msg);
-            exit(1);
-        }
-        s[r] = now_s() - t0;
-        model_free(m);
-    }
-    qsort(s, (size_t)runs, sizeof *s, cmp_d);
-    double med = runs % 2 ? s[runs / 2] : (s[runs / 2 - 1] + s[runs / 2]) / 2;
+    double med = bench_epoch_seconds(&model_neumf, t, nthreads, runs);
+    if (med < 0)
+        exit(1);
     double samples = (double)t->NNZ * 5;
     printf("neumf epoch %-8s %zu samples, %d thread(s): %.3f s, %.0f samples/s\n", name,
            (size_t)samples, nthreads, med, samples / med);
@@ -108,7 +51,7 @@ int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "../shared/datasets/ml-100k";
     int runs = argc > 2 ? atoi(argv[2]) : 3;
-    RsMatrix *ml = load_udata(dir);
+    RsMatrix *ml = bench_load_udata(dir);
     if (ml) {
         bench("ml-100k", ml, 1, runs);
         bench("ml-100k", ml, 2, runs);
