@@ -229,23 +229,6 @@ static RsMatrix *synth_walks(size_t U, size_t I, size_t n, double p_jump, uint64
     return m;
 }
 
-static RsModel *fit_with(const RsMatrix *train, const RsMatrix *valid, const char *const *kv,
-                         size_t nkv, uint64_t seed, int nthreads)
-{
-    ParamValues pv;
-    RsErr err = {0};
-    RsModel *m;
-    const ModelClass *cls = &model_gru4rec;
-    assert_int_equal(params_parse(cls->params, cls->nparams, kv, nkv, &pv, &err), RS_OK);
-    assert_int_equal(model_new(cls, train->U, train->I, &pv, seed, &m, &err), RS_OK);
-    FitContext ctx = {.train = train, .valid = valid, .nthreads = nthreads};
-    int rc = model_fit(m, &ctx, &err);
-    if (rc)
-        fprintf(stderr, "fit gru4rec: %s\n", err.msg);
-    assert_int_equal(rc, RS_OK);
-    return m;
-}
-
 /* ---- the whole network's gradient ------------------------------------------------------------
  * Central differences with h = 1e-2 on the float forward pass (loss in
  * double): the network is smooth (no kinks); per element |analytic - fd|
@@ -257,7 +240,7 @@ static void check_network(const char *loss, int tied)
     snprintf(lossarg, sizeof lossarg, "loss=%s", loss);
     const char *kv[] = {"hidden=3", "embed=2", "epochs=1", "init_std=0.5", lossarg,
                         "maxlen=4", "negatives=4", tied ? "tied=1" : "tied=0"};
-    RsModel *m = fit_with(t, NULL, kv, RS_ARRAY_LEN(kv), 3, 1);
+    RsModel *m = tu_fit_valid(&model_gru4rec, t, NULL, kv, RS_ARRAY_LEN(kv), 3, 1);
     size_t n;
     float *w = gru4rec_debug_params(m, &n);
     assert_non_null(w);
@@ -330,8 +313,8 @@ static void test_deterministic_save_load(void **state)
     RsMatrix *t = synth_walks(80, 40, 12, 0.1, 1);
     const char *kv[] = {"epochs=8", "hidden=16", "embed=16", "lr=0.01", "batch=8",
                         "negatives=32"};
-    RsModel *a = fit_with(t, NULL, kv, RS_ARRAY_LEN(kv), 7, 1);
-    RsModel *b = fit_with(t, NULL, kv, RS_ARRAY_LEN(kv), 7, 1);
+    RsModel *a = tu_fit_valid(&model_gru4rec, t, NULL, kv, RS_ARRAY_LEN(kv), 7, 1);
+    RsModel *b = tu_fit_valid(&model_gru4rec, t, NULL, kv, RS_ARRAY_LEN(kv), 7, 1);
     RsErr err;
     RsBlob ba, bb;
     assert_int_equal(model_save(a, &ba, &err), RS_OK);
@@ -403,7 +386,7 @@ static void test_explain_foldin(void **state)
     RsMatrix *t = synth_walks(80, 40, 12, 0.1, 3);
     const char *kv[] = {"epochs=8", "hidden=16", "embed=16", "lr=0.01", "batch=8",
                         "negatives=32", "maxlen=6"};
-    RsModel *m = fit_with(t, NULL, kv, RS_ARRAY_LEN(kv), 7, 2);
+    RsModel *m = tu_fit_valid(&model_gru4rec, t, NULL, kv, RS_ARRAY_LEN(kv), 7, 2);
     RsErr err;
     /* fold-in: a walk 20..24 ranks 25 first among the other items */
     uint32_t walk[5] = {20, 21, 22, 23, 24};
@@ -526,7 +509,7 @@ static void test_ml100k_quality(void **state)
      * and only "beats pop" */
     const char *kv[] = {TU_SANITIZED ? "epochs=1" : "epochs=6"};
     double t0 = now_s();
-    RsModel *m = fit_with(train, NULL, kv, RS_ARRAY_LEN(kv), 42, 2);
+    RsModel *m = tu_fit_valid(&model_gru4rec, train, NULL, kv, RS_ARRAY_LEN(kv), 42, 2);
     double t1 = now_s();
     RsModel *pop = tu_fit(&model_pop, train, NULL, NULL, 0, 1);
     double hr, ndcg, phr, pndcg, fhr, fndcg, pfhr, pfndcg;

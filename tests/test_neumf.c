@@ -52,22 +52,6 @@ static RsMatrix *synth_implicit(size_t U, size_t I, size_t C, double p_in, doubl
     return m;
 }
 
-static RsModel *fit_with(const ModelClass *cls, const RsMatrix *train, const RsMatrix *valid,
-                         const char *const *kv, size_t nkv, uint64_t seed, int nthreads)
-{
-    ParamValues pv;
-    RsErr err = {0};
-    RsModel *m;
-    assert_int_equal(params_parse(cls->params, cls->nparams, kv, nkv, &pv, &err), RS_OK);
-    assert_int_equal(model_new(cls, train->U, train->I, &pv, seed, &m, &err), RS_OK);
-    FitContext ctx = {.train = train, .valid = valid, .nthreads = nthreads};
-    int rc = model_fit(m, &ctx, &err);
-    if (rc)
-        fprintf(stderr, "fit %s: %s\n", cls->name, err.msg);
-    assert_int_equal(rc, RS_OK);
-    return m;
-}
-
 /* ---- the whole network's gradient ------------------------------------------------------
  * Central differences with h = 1e-3 on the float forward pass (loss in
  * double); per element |analytic - fd| <= atol + 2e-2 |fd| with atol =
@@ -79,7 +63,7 @@ static void check_network(const ModelClass *cls)
 {
     RsMatrix *t = synth_implicit(6, 9, 3, 0.6, 0.1, 11);
     const char *kv[] = {"factors=2", "epochs=1", "init_std=0.5", "batch=4"};
-    RsModel *m = fit_with(cls, t, NULL, kv, 4, 3, 1);
+    RsModel *m = tu_fit_valid(cls, t, NULL, kv, 4, 3, 1);
     size_t n;
     float *w = neumf_debug_params(m, &n);
     assert_non_null(w);
@@ -132,8 +116,8 @@ static void test_train_deterministic_save_load(void **state)
     (void)state;
     RsMatrix *t = synth_implicit(60, 40, 4, 0.5, 0.03, 1);
     const char *kv[] = {"epochs=15", "lr=0.01"};
-    RsModel *a = fit_with(&model_neumf, t, NULL, kv, 2, 7, 1);
-    RsModel *b = fit_with(&model_neumf, t, NULL, kv, 2, 7, 1);
+    RsModel *a = tu_fit_valid(&model_neumf, t, NULL, kv, 2, 7, 1);
+    RsModel *b = tu_fit_valid(&model_neumf, t, NULL, kv, 2, 7, 1);
     RsErr err;
     RsBlob ba, bb;
     assert_int_equal(model_save(a, &ba, &err), RS_OK);
@@ -203,7 +187,7 @@ static void test_nonfinite_blob(void **state)
     (void)state;
     RsMatrix *t = synth_implicit(10, 12, 2, 0.5, 0.1, 2);
     const char *kv[] = {"epochs=1", "factors=2"};
-    RsModel *a = fit_with(&model_gmf, t, NULL, kv, 2, 1, 1);
+    RsModel *a = tu_fit_valid(&model_gmf, t, NULL, kv, 2, 1, 1);
     size_t n;
     float *w = neumf_debug_params(a, &n);
     w[n / 2] = NAN;
@@ -227,7 +211,7 @@ static void test_explain_foldin(void **state)
     (void)state;
     RsMatrix *t = synth_implicit(60, 40, 4, 0.5, 0.03, 3);
     const char *kv[] = {"epochs=15", "lr=0.01"};
-    RsModel *m = fit_with(&model_neumf, t, NULL, kv, 2, 7, 2);
+    RsModel *m = tu_fit_valid(&model_neumf, t, NULL, kv, 2, 7, 2);
     RsErr err;
     float s[40];
     assert_int_equal(model_neumf.score(m, t, 2, s, &err), RS_OK);
@@ -286,8 +270,8 @@ static void test_pretrained(void **state)
     (void)state;
     RsMatrix *t = synth_implicit(50, 30, 3, 0.5, 0.05, 5);
     const char *kv[] = {"epochs=5", "lr=0.01", "factors=4"};
-    RsModel *g = fit_with(&model_gmf, t, NULL, kv, 3, 1, 1);
-    RsModel *p = fit_with(&model_mlp, t, NULL, kv, 3, 2, 1);
+    RsModel *g = tu_fit_valid(&model_gmf, t, NULL, kv, 3, 1, 1);
+    RsModel *p = tu_fit_valid(&model_mlp, t, NULL, kv, 3, 2, 1);
     const char *kn[] = {"epochs=1", "lr=1e-6", "factors=4", "pretrain_alpha=0.3", "batch=65536"};
     ParamValues pv;
     RsErr err = {0};
@@ -339,10 +323,10 @@ static void test_average_last(void **state)
     const char *k1[] = {"epochs=1", "lr=0.01"}, *k2[] = {"epochs=2", "lr=0.01"},
                 *ka[] = {"epochs=2", "lr=0.01", "average_last=2"},
                 *k1a[] = {"epochs=2", "lr=0.01", "average_last=1"};
-    RsModel *m1 = fit_with(&model_neumf, t, NULL, k1, 2, 5, 1);
-    RsModel *m2 = fit_with(&model_neumf, t, NULL, k2, 2, 5, 1);
-    RsModel *ma = fit_with(&model_neumf, t, NULL, ka, 3, 5, 1);
-    RsModel *m1a = fit_with(&model_neumf, t, NULL, k1a, 3, 5, 1);
+    RsModel *m1 = tu_fit_valid(&model_neumf, t, NULL, k1, 2, 5, 1);
+    RsModel *m2 = tu_fit_valid(&model_neumf, t, NULL, k2, 2, 5, 1);
+    RsModel *ma = tu_fit_valid(&model_neumf, t, NULL, ka, 3, 5, 1);
+    RsModel *m1a = tu_fit_valid(&model_neumf, t, NULL, k1a, 3, 5, 1);
     size_t n, n2, na, n1a;
     const float *w1 = neumf_debug_params(m1, &n), *w2 = neumf_debug_params(m2, &n2),
                 *wa = neumf_debug_params(ma, &na), *w1a = neumf_debug_params(m1a, &n1a);
@@ -406,7 +390,7 @@ static void test_ml100k_quality(void **state)
     const char *kv[] = {TU_SANITIZED ? "epochs=2" : "epochs=16", "lr=0.002", "negatives=8",
                         TU_SANITIZED ? "average_last=1" : "average_last=8"};
     double t0 = now_s();
-    RsModel *m = fit_with(&model_neumf, train, NULL, kv, RS_ARRAY_LEN(kv), 42, 2);
+    RsModel *m = tu_fit_valid(&model_neumf, train, NULL, kv, RS_ARRAY_LEN(kv), 42, 2);
     double t1 = now_s();
     RsModel *pop = tu_fit(&model_pop, train, NULL, NULL, 0, 1);
     double hr, ndcg, phr, pndcg;

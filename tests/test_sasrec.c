@@ -286,23 +286,6 @@ static RsMatrix *synth_walks(size_t U, size_t I, size_t len, uint64_t seed)
     return m;
 }
 
-static RsModel *fit_with(const RsMatrix *train, const RsMatrix *valid, const char *const *kv,
-                         size_t nkv, uint64_t seed, int nthreads)
-{
-    ParamValues pv;
-    RsErr err = {0};
-    RsModel *m;
-    assert_int_equal(
-        params_parse(model_sasrec.params, model_sasrec.nparams, kv, nkv, &pv, &err), RS_OK);
-    assert_int_equal(model_new(&model_sasrec, train->U, train->I, &pv, seed, &m, &err), RS_OK);
-    FitContext ctx = {.train = train, .valid = valid, .nthreads = nthreads};
-    int rc = model_fit(m, &ctx, &err);
-    if (rc)
-        fprintf(stderr, "fit sasrec: %s\n", err.msg);
-    assert_int_equal(rc, RS_OK);
-    return m;
-}
-
 typedef struct NetCase {
     RsModel *m;
     uint32_t in[2 * 6], pos[2 * 6], neg[2 * 6];
@@ -321,7 +304,7 @@ static void test_network_gradient(void **state)
     (void)state;
     RsMatrix *t = synth_walks(8, 10, 8, 1);
     const char *kv[] = {"maxlen=6", "dim=4", "heads=2", "blocks=2", "epochs=2", "batch=4"};
-    NetCase c = {.m = fit_with(t, NULL, kv, RS_ARRAY_LEN(kv), 5, 1)};
+    NetCase c = {.m = tu_fit_valid(&model_sasrec, t, NULL, kv, RS_ARRAY_LEN(kv), 5, 1)};
     const uint32_t P = UINT32_MAX;
     uint32_t in[12] = {P, P, 3, 4, 6, 7, 0, 2, 3, 5, 6, 8};
     uint32_t pos[12] = {0, 0, 4, 6, 7, 9, 2, 3, 5, 6, 8, 9};
@@ -372,8 +355,8 @@ static void test_train_deterministic_save_load(void **state)
     RsMatrix *t = synth_walks(60, 40, 12, 2);
     const char *kv[] = {"maxlen=10", "dim=16", "epochs=60", "batch=16", "lr=0.005",
                         "dropout=0.1"};
-    RsModel *a = fit_with(t, NULL, kv, RS_ARRAY_LEN(kv), 7, 2);
-    RsModel *b = fit_with(t, NULL, kv, RS_ARRAY_LEN(kv), 7, 2);
+    RsModel *a = tu_fit_valid(&model_sasrec, t, NULL, kv, RS_ARRAY_LEN(kv), 7, 2);
+    RsModel *b = tu_fit_valid(&model_sasrec, t, NULL, kv, RS_ARRAY_LEN(kv), 7, 2);
     RsErr err;
     RsBlob ba, bb;
     assert_int_equal(model_save(a, &ba, &err), RS_OK);
@@ -439,7 +422,7 @@ static void test_explain_foldin(void **state)
     RsMatrix *t = synth_walks(60, 40, 12, 3);
     const char *kv[] = {"maxlen=10", "dim=16", "heads=2", "epochs=40", "batch=16",
                         "lr=0.005"};
-    RsModel *m = fit_with(t, NULL, kv, RS_ARRAY_LEN(kv), 9, 1);
+    RsModel *m = tu_fit_valid(&model_sasrec, t, NULL, kv, RS_ARRAY_LEN(kv), 9, 1);
     RsErr err;
     float s[40], s2[40];
     /* a training user: the shares sum to 1 and cover its latest items only */
@@ -630,7 +613,7 @@ static void test_ml100k_quality(void **state)
      * pop" */
     const char *kv[] = {TU_SANITIZED ? "epochs=5" : "epochs=60", "lr=0.002", "blocks=1"};
     double t0 = rs_now();
-    RsModel *m = fit_with(train, NULL, kv, RS_ARRAY_LEN(kv), 42, 2);
+    RsModel *m = tu_fit_valid(&model_sasrec, train, NULL, kv, RS_ARRAY_LEN(kv), 42, 2);
     double t1 = rs_now();
     RsModel *pop = tu_fit(&model_pop, train, NULL, NULL, 0, 1);
     double hr, ndcg, phr, pndcg, fhr, fndcg, pfhr, pfndcg;

@@ -189,23 +189,37 @@ double tu_rmse(const RsModel *m, const RsMatrix *train, const RsMatrix *test)
     return n ? sqrt(se / (double)n) : NAN;
 }
 
-RsModel *tu_fit(const ModelClass *cls, const RsMatrix *train, const RsCatalog *cat,
-                const char *const *kv, size_t nkv, uint64_t seed)
+static RsModel *fit_ctx(const ModelClass *cls, const FitContext *base, const char *const *kv,
+                        size_t nkv, uint64_t seed)
 {
     ParamValues pv;
     RsErr err = {0};
     RsModel *m;
+    const RsMatrix *train = base->train;
     if (params_parse(cls->params, cls->nparams, kv, nkv, &pv, &err) ||
         model_new(cls, train->U, train->I, &pv, seed, &m, &err)) {
         fprintf(stderr, "tu_fit: %s\n", err.msg);
         abort();
     }
-    FitContext ctx = {.train = train, .cat = cat, .nthreads = 2};
-    if (model_fit(m, &ctx, &err)) {
+    if (model_fit(m, base, &err)) {
         fprintf(stderr, "tu_fit %s: %s\n", cls->name, err.msg);
         abort();
     }
     return m;
+}
+
+RsModel *tu_fit(const ModelClass *cls, const RsMatrix *train, const RsCatalog *cat,
+                const char *const *kv, size_t nkv, uint64_t seed)
+{
+    FitContext ctx = {.train = train, .cat = cat, .nthreads = 2};
+    return fit_ctx(cls, &ctx, kv, nkv, seed);
+}
+
+RsModel *tu_fit_valid(const ModelClass *cls, const RsMatrix *train, const RsMatrix *valid,
+                      const char *const *kv, size_t nkv, uint64_t seed, int nthreads)
+{
+    FitContext ctx = {.train = train, .valid = valid, .nthreads = nthreads};
+    return fit_ctx(cls, &ctx, kv, nkv, seed);
 }
 
 void tu_split_loo(const RsMatrix *m, RsMatrix **train, RsMatrix **test)

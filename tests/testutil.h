@@ -66,3 +66,7 @@ double tu_rmse(const RsModel *m, const RsMatrix *train, const RsMatrix *test);
 /* Fits a model of class cls with its defaults (or params kv) on train. */
 RsModel *tu_fit(const ModelClass *cls, const RsMatrix *train, const RsCatalog *cat,
                 const char *const *kv, size_t nkv, uint64_t seed);
+/* The same with a validation part (may be NULL) and nthreads threads.
+ * Both abort, saying why, when the parameters or the fit fail. */
+RsModel *tu_fit_valid(const ModelClass *cls, const RsMatrix *train, const RsMatrix *valid,
+                      const char *const *kv, size_t nkv, uint64_t seed, int nthreads);
