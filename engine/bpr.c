@@ -305,19 +305,6 @@ done:
     return rc;
 }
 
-static int bpr_score(const RsModel *m, const RsMatrix *train, uint32_t u, float *scores,
-                     RsErr *err)
-{
-    (void)train;
-    const FactorModel *f = fm_of(m, err);
-    if (!f)
-        return RS_EUSAGE;
-    if (u >= f->U)
-        return rs_err_set(err, RS_ENOTFOUND, "user %u out of range (%zu users)", u, f->U);
-    fm_scores(f, f->P + (size_t)u * f->K, 0, scores);
-    return RS_OK;
-}
-
 /* p for a profile by LearnBPR on p alone (see the file comment). */
 static int bpr_foldin(const RsModel *m, const FactorModel *f, const RsProfile *pr, float *p,
                       RsErr *err)
@@ -431,7 +418,7 @@ const ModelClass model_bpr = {
     .flags = MODEL_FOLDIN | MODEL_ADDITIVE | MODEL_GPU,
     .format_version = 1,
     .fit = bpr_fit,
-    .score = bpr_score,
+    .score = fm_model_score,
     .score_profile = bpr_score_profile,
     .predict = NULL,
     .explain = bpr_explain,

@@ -641,8 +641,8 @@ done:
     return rc;
 }
 
-static int mf_score(const RsModel *m, const RsMatrix *train, uint32_t u, float *scores,
-                    RsErr *err)
+int fm_model_score(const RsModel *m, const RsMatrix *train, uint32_t u, float *scores,
+                   RsErr *err)
 {
     (void)train;
     const FactorModel *f = fm_of(m, err);
@@ -815,7 +815,7 @@ const ModelClass model_mf = {
     .flags = MODEL_RATINGS | MODEL_FOLDIN | MODEL_ADDITIVE,
     .format_version = 1,
     .fit = mf_fit,
-    .score = mf_score,
+    .score = fm_model_score,
     .score_profile = mf_score_profile,
     .predict = mf_predict,
     .explain = mf_explain,

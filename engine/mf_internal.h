@@ -174,6 +174,9 @@ double bpr_sample_loss(const float *p, const float *qi, const float *qj, const f
                        const float *bj, float reg, size_t K);
 
 /* Hooks shared by the mf and bpr classes (engine/mf.c). */
+/* ModelClass.score: mu + b_u + b_i + p_u . q_i (BPR's mu and b_u are 0). */
+int fm_model_score(const RsModel *m, const RsMatrix *train, uint32_t u, float *scores,
+                   RsErr *err);
 int fm_model_similar(const RsModel *m, const RsMatrix *train, uint32_t item, float *scores,
                      RsErr *err);
 int fm_model_save(const RsModel *m, RsBlob *b, RsErr *err);
