@@ -17,10 +17,7 @@ BIN=$1
 MAN=${2:-$(dirname "$0")/../man/recscope.1}
 T=$(mktemp -d /tmp/recscope-man.XXXXXX) || exit 1
 trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-nok() { fail=$((fail + 1)); echo "not ok - $1"; }
+. "$(dirname "$0")/lib.sh"
 indent() { sed 's/^/    # /' | head -n "${1:-10}"; }
 finish() {
     [ -n "${RS_RESULTS:-}" ] && echo "$pass $fail man" >>"$RS_RESULTS"

@@ -8,10 +8,7 @@ set -u
 BIN=$(readlink -f "$1")
 T=$(mktemp -d /tmp/recscope-conc.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-nok() { fail=$((fail + 1)); echo "not ok - $1"; }
+. "$(dirname "$0")/lib.sh"
 
 "$BIN" generate "$T/g1" --users 2000 --items 1500 --interactions 150000 --seed 1 -q
 "$BIN" generate "$T/g2" --users 2500 --items 1500 --interactions 150000 --seed 2 -q

@@ -9,10 +9,7 @@ BIN=$(readlink -f "$1")
 T=$(mktemp -d /tmp/recscope-crash.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 ITER=${CRASH_ITER:-3}
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-nok() { fail=$((fail + 1)); echo "not ok - $1"; }
+. "$(dirname "$0")/lib.sh"
 check() { # DESCRIPTION CONDITION...
     d=$1
     shift

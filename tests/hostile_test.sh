@@ -9,26 +9,7 @@ set -u
 BIN=$(readlink -f "$1")
 T=$(mktemp -d /tmp/recscope-hostile.XXXXXX)
 trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-nok() { fail=$((fail + 1)); echo "not ok - $1"; }
-expect() { # DESCRIPTION WANT_EXIT CMD...
-    desc=$1 want=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err" </dev/null
-    got=$?
-    if [ "$got" -eq "$want" ]; then ok "$desc"; else
-        nok "$desc (exit $got, want $want)"
-        sed 's/^/    # /' "$T/err" | head -5
-    fi
-}
-has() { # DESCRIPTION FILE TEXT
-    if grep -qF -- "$3" "$2"; then ok "$1"; else
-        nok "$1: no '$3' in $(basename "$2")"
-        sed 's/^/    # /' "$2" | head -5
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 ESC=$(printf '\033')
 BEL=$(printf '\007')
 # no raw ESC or BEL in a file (what the terminal would see)

@@ -17,10 +17,7 @@ if [ -z "$ML" ] || [ ! -f "$ML/u.data" ]; then
 fi
 T=$(mktemp -d /tmp/recscope-quality.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-nok() { fail=$((fail + 1)); echo "not ok - $1"; }
+. "$(dirname "$0")/lib.sh"
 json_get() { # FILE KEY -> the number at the key's first occurrence (or empty)
     grep -o "\"$2\":[-0-9.e+]*" "$1" | head -1 | cut -d: -f2
 }
