@@ -9,7 +9,8 @@
  * one row per user and per item (those with no interaction included), where
  * each r_* column is the row's rank 0..N-1 in one sort order, with a unique
  * index. cache_build() fills them in one pass over the interactions in
- * primary-key order, accumulating per-id arrays in memory, then sorts the
+ * primary-key order (from the table, or from the rows a first import holds
+ * in memory: see StRows), accumulating per-id arrays in memory, then sorts the
  * users and items in C for the ranks (the natural order of ids and titles
  * needs a comparison SQLite has no collation for). It writes either to
  * main (browse_cache_refresh, at import time, with marker rows in stats)
@@ -275,19 +276,18 @@ typedef struct Acc {
     int timed;
 } Acc;
 
-static void acc_add(Acc *a, sqlite3_stmt *st)
+static void acc_add(Acc *a, const StRow *r)
 {
     a->n++;
-    if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+    if (!isnan(r->rating)) {
         a->n_rated++;
-        a->sum += sqlite3_column_double(st, 2);
+        a->sum += r->rating;
     }
-    if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
-        int64_t t = sqlite3_column_int64(st, 3);
-        if (!a->timed || t < a->first)
-            a->first = t;
-        if (!a->timed || t > a->last)
-            a->last = t;
+    if (r->ts != STORE_NO_TS) {
+        if (!a->timed || r->ts < a->first)
+            a->first = r->ts;
+        if (!a->timed || r->ts > a->last)
+            a->last = r->ts;
         a->timed = 1;
     }
 }
@@ -355,29 +355,27 @@ static int build_alloc(Store *s, Build *b, RsErr *err)
 }
 
 /* The one pass over the interactions. */
-static int build_scan(Store *s, Build *b, RsErr *err)
+static int build_scan(Store *s, const StRows *mem, Build *b, RsErr *err)
 {
-    sqlite3_stmt *st;
-    int rc = st_prepare(s, "SELECT user_id, item_id, rating, ts FROM interactions", &st, err), r;
+    StScan it;
+    StRow row;
+    int rc = st_scan_open(s, mem, &it, err), r;
     if (rc)
         return rc;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t u = sqlite3_column_int64(st, 0), i = sqlite3_column_int64(st, 1);
+    while ((r = st_scan_next(&it, &row, err)) == 1) {
         b->n++;
-        if (u >= 0 && u <= b->max_user)
-            acc_add(&b->users[u], st);
-        if (i < 0 || i > b->max_item)
+        if (row.u >= 0 && row.u <= b->max_user)
+            acc_add(&b->users[row.u], &row);
+        if (row.i < 0 || row.i > b->max_item)
             continue;
-        acc_add(&b->items[i], st);
-        if (b->nbins && sqlite3_column_type(st, 2) != SQLITE_NULL) {
-            int k = bin_of(b, sqlite3_column_double(st, 2));
-            b->hist[(size_t)i * (size_t)b->nbins + (size_t)k]++;
+        acc_add(&b->items[row.i], &row);
+        if (b->nbins && !isnan(row.rating)) {
+            int k = bin_of(b, row.rating);
+            b->hist[(size_t)row.i * (size_t)b->nbins + (size_t)k]++;
         }
     }
-    if (r != SQLITE_DONE)
-        rc = st_dberr(s, "browse cache", err);
-    sqlite3_finalize(st);
-    return rc;
+    st_scan_close(&it);
+    return r < 0 ? r : RS_OK;
 }
 
 /* The fields a filter looks at, lowercased (ASCII) and joined by HAY_SEP,
@@ -716,7 +714,7 @@ static int write_markers(Store *s, const Build *b, size_t nusers, size_t nitems,
 }
 
 /* Builds the three tables in schema ("main" or "temp"). */
-static int cache_build(Store *s, const char *schema, RsErr *err)
+static int cache_build(Store *s, const char *schema, const StRows *mem, RsErr *err)
 {
     Build b;
     memset(&b, 0, sizeof b);
@@ -724,7 +722,7 @@ static int cache_build(Store *s, const char *schema, RsErr *err)
     size_t nu = 0, ni = 0;
     int rc = build_alloc(s, &b, err);
     if (!rc)
-        rc = build_scan(s, &b, err);
+        rc = build_scan(s, mem, &b, err);
     if (!rc)
         rc = load_ents(s, &b, 0, &users, &nu, err);
     if (!rc)
@@ -750,11 +748,13 @@ static int cache_build(Store *s, const char *schema, RsErr *err)
     return rc;
 }
 
-int browse_cache_refresh(Store *s, RsErr *err)
+int browse_cache_refresh(Store *s, RsErr *err) { return st_browse_refresh(s, NULL, err); }
+
+int st_browse_refresh(Store *s, const StRows *mem, RsErr *err)
 {
     if (s->readonly)
         return rs_err_set(err, RS_EUSAGE, "%s: opened read-only", s->path);
-    return cache_build(s, "main", err);
+    return cache_build(s, "main", mem, err);
 }
 
 /* 1 when main holds a cache written for the current statistics. */
@@ -792,7 +792,7 @@ int browse_prepare(Store *s, RsErr *err)
         return rc;
     if ((rc = st_exec(s, "SAVEPOINT browse_build", err)))
         return rc;
-    rc = cache_build(s, "temp", err);
+    rc = cache_build(s, "temp", NULL, err);
     if (rc)
         sqlite3_exec(s->db, "ROLLBACK TO browse_build", NULL, NULL, NULL);
     sqlite3_exec(s->db, "RELEASE browse_build", NULL, NULL, NULL);

@@ -300,10 +300,12 @@ static int write_all(Store *s, Importer *im, const char *const *paths, size_t n)
         rc = record_import(s, paths, n, im->rep, err);
     if (!rc && im->opt->progress)
         im->opt->progress(im->opt->progress_ctx, -1, "statistics");
+    /* A first load holds exactly the table's rows, sorted, in the stage. */
+    StRows mem = {im->st.rows, im->st.nrows};
     if (!rc)
-        rc = store_stats_refresh(s, err);
+        rc = st_stats_refresh(s, fresh ? &mem : NULL, err);
     if (!rc)
-        rc = browse_cache_refresh(s, err); /* after the statistics: it reads them */
+        rc = st_browse_refresh(s, fresh ? &mem : NULL, err); /* reads the statistics */
     if (!rc)
         rc = st_exec(s, "COMMIT", err);
     if (rc)

@@ -327,6 +327,51 @@ static int put_pop_shares(sqlite3_stmt *ins, const int64_t *v, size_t n, int64_t
     return 0;
 }
 
+/* ---- passes over the interactions --------------------------------------------- */
+
+int st_scan_open(Store *s, const StRows *mem, StScan *sc, RsErr *err)
+{
+    memset(sc, 0, sizeof *sc);
+    sc->s = s;
+    sc->mem = mem;
+    return mem ? RS_OK
+               : st_prepare(s, "SELECT user_id, item_id, rating, ts FROM interactions", &sc->st,
+                            err);
+}
+
+int st_scan_next(StScan *sc, StRow *row, RsErr *err)
+{
+    if (sc->mem) {
+        if (sc->k == sc->mem->n)
+            return 0;
+        const StageRow *r = &sc->mem->v[sc->k++];
+        row->u = r->u;
+        row->i = r->i;
+        row->rating = r->rating; /* NAN stays NAN */
+        row->ts = r->ts;         /* STAGE_NO_TS == STORE_NO_TS */
+        return 1;
+    }
+    int r = sqlite3_step(sc->st);
+    if (r == SQLITE_DONE)
+        return 0;
+    if (r != SQLITE_ROW)
+        return st_dberr(sc->s, "reading the interactions", err);
+    row->u = sqlite3_column_int64(sc->st, 0);
+    row->i = sqlite3_column_int64(sc->st, 1);
+    row->rating = sqlite3_column_type(sc->st, 2) == SQLITE_NULL
+                      ? NAN
+                      : sqlite3_column_double(sc->st, 2);
+    row->ts = sqlite3_column_type(sc->st, 3) == SQLITE_NULL ? STORE_NO_TS
+                                                           : sqlite3_column_int64(sc->st, 3);
+    return 1;
+}
+
+void st_scan_close(StScan *sc)
+{
+    sqlite3_finalize(sc->st);
+    sc->st = NULL;
+}
+
 /* Growable int64 array. */
 typedef struct Vec {
     int64_t *v;
@@ -347,16 +392,17 @@ static int vec_push(Vec *a, int64_t x)
     return 0;
 }
 
-/* Everything store_stats_refresh() gathers in its one pass over the table. */
+/* Everything store_stats_refresh() gathers from the interactions. */
 typedef struct Scan {
-    int64_t n, rated;
+    int64_t n, rated, timed;
     double rmin, rmax, rsum;
+    int64_t tmin, tmax;
     Vec user_counts;  /* one per user with interactions */
     Vec item_counts;  /* indexed by item id */
-    Vec ts;           /* every known timestamp */
     int n_hist;       /* distinct ratings, -1 when more than STORE_MAX_HIST */
     double hist_value[STORE_MAX_HIST];
     int64_t hist_count[STORE_MAX_HIST];
+    int64_t time_count[STORE_TIME_BUCKETS];
 } Scan;
 
 static void scan_rating(Scan *sc, double r)
@@ -382,47 +428,85 @@ static void scan_rating(Scan *sc, double r)
     sc->hist_count[sc->n_hist++] = 1;
 }
 
-/* One pass in primary-key order: (user, item) rows grouped by user. */
-static int scan_interactions(Store *s, Scan *sc, RsErr *err)
+/* The first pass, in primary-key order: (user, item) rows grouped by user. */
+static int scan_counts(Store *s, const StRows *mem, Scan *sc, RsErr *err)
 {
-    sqlite3_stmt *st;
-    int rc = st_prepare(s, "SELECT user_id, item_id, rating, ts FROM interactions", &st, err);
+    StScan it;
+    StRow row;
+    int rc = st_scan_open(s, mem, &it, err);
     if (rc)
         return rc;
     int64_t cur_user = INT64_MIN, cur_n = 0;
     int r, oom = 0;
-    while (!oom && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t u = sqlite3_column_int64(st, 0), i = sqlite3_column_int64(st, 1);
-        if (u != cur_user) {
+    while (!oom && (r = st_scan_next(&it, &row, err)) == 1) {
+        if (row.u != cur_user) {
             if (cur_n)
                 oom |= vec_push(&sc->user_counts, cur_n);
-            cur_user = u;
+            cur_user = row.u;
             cur_n = 0;
         }
         cur_n++;
         sc->n++;
-        if (i >= 0 && i < (int64_t)1 << 32) {
-            while (!oom && sc->item_counts.n <= (size_t)i)
+        if (row.i >= 0 && row.i < (int64_t)1 << 32) {
+            while (!oom && sc->item_counts.n <= (size_t)row.i)
                 oom |= vec_push(&sc->item_counts, 0);
             if (!oom)
-                sc->item_counts.v[i]++;
+                sc->item_counts.v[row.i]++;
         }
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            scan_rating(sc, sqlite3_column_double(st, 2));
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-            oom |= vec_push(&sc->ts, sqlite3_column_int64(st, 3));
+        if (!isnan(row.rating))
+            scan_rating(sc, row.rating);
+        if (row.ts != STORE_NO_TS) {
+            if (sc->timed == 0 || row.ts < sc->tmin)
+                sc->tmin = row.ts;
+            if (sc->timed == 0 || row.ts > sc->tmax)
+                sc->tmax = row.ts;
+            sc->timed++;
+        }
     }
+    st_scan_close(&it);
     if (!oom && cur_n)
         oom |= vec_push(&sc->user_counts, cur_n);
     if (oom)
-        rc = rs_err_set(err, RS_ENOMEM, "out of memory computing statistics");
-    else if (r != SQLITE_DONE)
-        rc = st_dberr(s, "statistics", err);
-    sqlite3_finalize(st);
-    return rc;
+        return rs_err_set(err, RS_ENOMEM, "out of memory computing statistics");
+    return r < 0 ? r : RS_OK;
 }
 
-static int put_hists(Store *s, Scan *sc, int64_t tmin, int64_t tmax, RsErr *err)
+/* The second pass, for the histograms that need the first pass's ranges:
+ * time, and continuous ratings (20 equal-width bins labelled by their
+ * centre). */
+static int scan_hists(Store *s, const StRows *mem, Scan *sc, RsErr *err)
+{
+    int continuous = sc->n_hist < 0;
+    double w = (sc->rmax - sc->rmin) / 20.0;
+    if (continuous) {
+        memset(sc->hist_count, 0, sizeof sc->hist_count);
+        for (int k = 0; k < 20; k++)
+            sc->hist_value[k] = sc->rmin + (k + 0.5) * w;
+        sc->n_hist = 20;
+    }
+    if (!continuous && !sc->timed)
+        return RS_OK;
+    StScan it;
+    StRow row;
+    int rc = st_scan_open(s, mem, &it, err), r;
+    if (rc)
+        return rc;
+    double span = (double)(sc->tmax - sc->tmin) + 1.0;
+    while ((r = st_scan_next(&it, &row, err)) == 1) {
+        if (continuous && !isnan(row.rating)) {
+            int b = w > 0 ? (int)((row.rating - sc->rmin) / w) : 0;
+            sc->hist_count[b < 0 ? 0 : b > 19 ? 19 : b]++;
+        }
+        if (row.ts != STORE_NO_TS) {
+            int b = (int)((double)(row.ts - sc->tmin) * STORE_TIME_BUCKETS / span);
+            sc->time_count[b < 0 ? 0 : b >= STORE_TIME_BUCKETS ? STORE_TIME_BUCKETS - 1 : b]++;
+        }
+    }
+    st_scan_close(&it);
+    return r < 0 ? r : RS_OK;
+}
+
+static int put_hists(Store *s, const Scan *sc, RsErr *err)
 {
     sqlite3_stmt *ins;
     int rc = st_exec(s, "DELETE FROM stats_rating_hist; DELETE FROM stats_time_hist;", err);
@@ -430,24 +514,6 @@ static int put_hists(Store *s, Scan *sc, int64_t tmin, int64_t tmax, RsErr *err)
         rc = st_prepare(s, "INSERT INTO stats_rating_hist(rating, n) VALUES(?1, ?2)", &ins, err);
     if (rc)
         return rc;
-    if (sc->n_hist < 0) {
-        /* Continuous ratings: 20 equal-width bins labelled by their centre;
-         * needs a second pass over the ratings. */
-        memset(sc->hist_count, 0, sizeof sc->hist_count);
-        double w = (sc->rmax - sc->rmin) / 20.0;
-        for (int k = 0; k < 20; k++)
-            sc->hist_value[k] = sc->rmin + (k + 0.5) * w;
-        sc->n_hist = 20;
-        sqlite3_stmt *st;
-        if ((rc = st_prepare(s, "SELECT rating FROM interactions WHERE rating IS NOT NULL", &st,
-                             err)))
-            goto done;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            int b = w > 0 ? (int)((sqlite3_column_double(st, 0) - sc->rmin) / w) : 0;
-            sc->hist_count[b < 0 ? 0 : b > 19 ? 19 : b]++;
-        }
-        sqlite3_finalize(st);
-    }
     for (int k = 0; k < sc->n_hist && !rc; k++) {
         sqlite3_reset(ins);
         sqlite3_bind_double(ins, 1, sc->hist_value[k]);
@@ -456,29 +522,24 @@ static int put_hists(Store *s, Scan *sc, int64_t tmin, int64_t tmax, RsErr *err)
             rc = st_dberr(s, "statistics", err);
     }
     sqlite3_finalize(ins);
-    if (rc || sc->ts.n == 0)
+    if (rc || sc->timed == 0)
         return rc;
-    int64_t counts[STORE_TIME_BUCKETS] = {0};
-    double span = (double)(tmax - tmin) + 1.0;
-    for (size_t k = 0; k < sc->ts.n; k++) {
-        int b = (int)((double)(sc->ts.v[k] - tmin) * STORE_TIME_BUCKETS / span);
-        counts[b < 0 ? 0 : b >= STORE_TIME_BUCKETS ? STORE_TIME_BUCKETS - 1 : b]++;
-    }
     if ((rc = st_prepare(s, "INSERT INTO stats_time_hist(bucket, n) VALUES(?1, ?2)", &ins, err)))
         return rc;
     for (int b = 0; b < STORE_TIME_BUCKETS && !rc; b++) {
         sqlite3_reset(ins);
         sqlite3_bind_int(ins, 1, b);
-        sqlite3_bind_int64(ins, 2, counts[b]);
+        sqlite3_bind_int64(ins, 2, sc->time_count[b]);
         if (sqlite3_step(ins) != SQLITE_DONE)
             rc = st_dberr(s, "statistics", err);
     }
-done:
     sqlite3_finalize(ins);
     return rc;
 }
 
-int store_stats_refresh(Store *s, RsErr *err)
+int store_stats_refresh(Store *s, RsErr *err) { return st_stats_refresh(s, NULL, err); }
+
+int st_stats_refresh(Store *s, const StRows *mem, RsErr *err)
 {
     Scan sc;
     memset(&sc, 0, sizeof sc);
@@ -488,30 +549,25 @@ int store_stats_refresh(Store *s, RsErr *err)
     if (!rc)
         rc = st_query_int(s, "SELECT count(*) FROM items", &n_items, err);
     if (!rc)
-        rc = scan_interactions(s, &sc, err);
+        rc = scan_counts(s, mem, &sc, err);
+    if (!rc)
+        rc = scan_hists(s, mem, &sc, err);
     if (!rc)
         rc = st_prepare(s, "INSERT OR REPLACE INTO stats(key, value) VALUES(?, ?)", &ins, err);
     if (rc)
         goto done;
-    int64_t tmin = 0, tmax = 0;
-    for (size_t k = 0; k < sc.ts.n; k++) {
-        if (k == 0 || sc.ts.v[k] < tmin)
-            tmin = sc.ts.v[k];
-        if (k == 0 || sc.ts.v[k] > tmax)
-            tmax = sc.ts.v[k];
-    }
-    int timed = sc.ts.n > 0, rated = sc.rated > 0;
+    int timed = sc.timed > 0, rated = sc.rated > 0;
     double density =
         n_users && n_items ? (double)sc.n / ((double)n_users * (double)n_items) : 0;
     const struct { const char *k; double v; } scalars[] = {
         {"users", (double)n_users},   {"items", (double)n_items},
         {"interactions", (double)sc.n}, {"rated", (double)sc.rated},
-        {"timed", (double)sc.ts.n},   {"density", density},
+        {"timed", (double)sc.timed},  {"density", density},
         {"rating_min", rated ? sc.rmin : NAN},
         {"rating_max", rated ? sc.rmax : NAN},
         {"rating_mean", rated ? sc.rsum / (double)sc.rated : NAN},
-        {"ts_min", timed ? (double)tmin : NAN},
-        {"ts_max", timed ? (double)tmax : NAN},
+        {"ts_min", timed ? (double)sc.tmin : NAN},
+        {"ts_max", timed ? (double)sc.tmax : NAN},
     };
     for (size_t i = 0; i < RS_ARRAY_LEN(scalars); i++)
         if (put_stat(ins, scalars[i].k, scalars[i].v)) {
@@ -532,12 +588,11 @@ int store_stats_refresh(Store *s, RsErr *err)
         rc = st_dberr(s, "statistics", err);
         goto done;
     }
-    rc = put_hists(s, &sc, tmin, tmax, err);
+    rc = put_hists(s, &sc, err);
 done:
     sqlite3_finalize(ins);
     free(sc.user_counts.v);
     free(sc.item_counts.v);
-    free(sc.ts.v);
     return rc;
 }
 

@@ -7,7 +7,11 @@
 
 #include <sqlite3.h>
 
+#include "query.h" /* STORE_NO_TS */
+#include "stage.h"
 #include "store.h"
+
+_Static_assert(STAGE_NO_TS == STORE_NO_TS, "one no-timestamp value in the store");
 
 /* How long a connection waits for another process's write transaction
  * before SQLITE_BUSY ("database is locked"): an import holds the write lock
@@ -41,5 +45,39 @@ int st_grow(void **rows, size_t *cap, size_t n, size_t elem);
 int st_mark_interrupted(Store *s);
 /* Binds text or NULL. */
 int st_bind_text(sqlite3_stmt *st, int i, const char *v);
+
+/* A pass over the interactions in primary-key order (by user, then item),
+ * read from the table, or from memory when the caller holds exactly the
+ * table's rows: a first import has them staged, already in that order
+ * (import_write.c), and the statistics and the browse cache then cost a
+ * pass over an array instead of two scans of the table. */
+typedef struct StRows {
+    const StageRow *v; /* database ids, sorted by (u, i), one per pair */
+    size_t n;
+} StRows;
+
+typedef struct StRow {
+    int64_t u, i;
+    double rating; /* NAN when NULL */
+    int64_t ts;    /* STORE_NO_TS when NULL */
+} StRow;
+
+typedef struct StScan {
+    Store *s;
+    sqlite3_stmt *st;  /* NULL when reading mem */
+    const StRows *mem;
+    size_t k;
+} StScan;
+
+/* Starts a pass: over mem when not NULL, else over the table. */
+int st_scan_open(Store *s, const StRows *mem, StScan *sc, RsErr *err);
+/* 1 with *row filled, 0 at the end, or a negative RS_E* code (err filled). */
+int st_scan_next(StScan *sc, StRow *row, RsErr *err);
+void st_scan_close(StScan *sc);
+
+/* store_stats_refresh() and browse_cache_refresh() reading mem (see StRows)
+ * when not NULL. */
+int st_stats_refresh(Store *s, const StRows *mem, RsErr *err);
+int st_browse_refresh(Store *s, const StRows *mem, RsErr *err);
 
 #endif

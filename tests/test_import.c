@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "browse.h"
 #include "import.h"
 #include "query.h"
 #include "store.h"
@@ -105,6 +106,59 @@ static int64_t count(Fx *fx, const char *what)
 }
 
 /* ---- happy paths --------------------------------------------------------- */
+
+/* A first import computes the statistics and the browse cache from the rows
+ * it holds in memory rather than from the table: they must be exactly what
+ * a scan of the table gives (store_stats_refresh and browse_cache_refresh
+ * scan it). Users appear out of order, with duplicates, missing ratings and
+ * missing timestamps; continuous = 1 gives more distinct ratings than the
+ * histogram keeps. */
+static void cache_from_memory_equals_scan(Fx *fx, int continuous)
+{
+    size_t cap = 1 << 16, w = 0;
+    char *csv = malloc(cap);
+    w += (size_t)snprintf(csv + w, cap - w, "user,item,rating,timestamp\n");
+    uint32_t x = 12345;
+    for (int k = 0; k < 600; k++) {
+        x = x * 1103515245u + 12345u;
+        unsigned u = (x >> 8) % 37, i = (x >> 16) % 53, r = (x >> 4) % 9;
+        char rating[16] = "", ts[16] = "";
+        if (r)
+            snprintf(rating, sizeof rating, continuous ? "%u.%03u" : "%u", r % 5 + 1,
+                     (x >> 3) % 997);
+        if ((x >> 12) % 7)
+            snprintf(ts, sizeof ts, "%u", 1600000000u + (x >> 2) % 5000000u);
+        w += (size_t)snprintf(csv + w, cap - w, "u%u,i%u,%s,%s\n", 36 - u, i, rating, ts);
+    }
+    char *f = tu_write(fx->dir, "mix.csv", csv, w);
+    ImportOptions o;
+    import_options_default(&o);
+    ImportReport rep;
+    RsErr err = {0};
+    assert_int_equal(run_import(fx, f, &o, &rep, &err), RS_OK);
+    assert_true(rep.duplicates > 0);
+    StoreStats st;
+    assert_int_equal(store_stats(fx->s, &st, &err), RS_OK);
+    assert_int_equal(st.n_hist, continuous ? 20 : 5);
+    assert_true(st.timed > 0 && st.timed < st.interactions);
+    assert_true(st.rated > 0 && st.rated < st.interactions);
+    uint64_t from_memory = content_hash(fx->db);
+    assert_int_equal(store_stats_refresh(fx->s, &err), RS_OK);
+    assert_int_equal(browse_cache_refresh(fx->s, &err), RS_OK);
+    assert_int_equal(content_hash(fx->db), from_memory);
+    free(f);
+    free(csv);
+}
+
+static void test_cache_from_memory_equals_scan(void **state)
+{
+    cache_from_memory_equals_scan(*state, 0);
+}
+
+static void test_cache_from_memory_equals_scan_continuous(void **state)
+{
+    cache_from_memory_equals_scan(*state, 1);
+}
 
 static void test_ml100k_folder(void **state)
 {
@@ -528,6 +582,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ml1m_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mllatest_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_generic_csv_spreadsheet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_from_memory_equals_scan, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_from_memory_equals_scan_continuous, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_generic_tsv_columns_and_items, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_keep_latest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),
