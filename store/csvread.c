@@ -37,6 +37,8 @@ struct CsvReader {
     long row_start;   /* line on which the row being parsed started */
     int eof;
     int64_t offset, size;
+    int64_t end;      /* stop at the first row boundary at or after this byte; -1: none */
+    int quoting;
     char *buf;        /* field bytes, each NUL-terminated */
     size_t buf_len, buf_cap;
     Field *fields;
@@ -163,6 +165,8 @@ static int read_line(CsvReader *r, ssize_t *len, RsErr *err)
 
 static int init_parser(CsvReader *r, int quoting)
 {
+    r->quoting = quoting;
+    r->end = -1;
     if (csv_init(&r->p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
         return -1;
     csv_set_delim(&r->p, (unsigned char)r->sep);
@@ -216,6 +220,74 @@ int csvr_open(CsvReader **out, const char *path, char sep, int quoting, int doub
     return RS_OK;
 }
 
+/* Counts the line ends in the first n bytes of f (positioned at 0). */
+static int count_lines(CsvReader *r, int64_t n, long *lines, RsErr *err)
+{
+    char buf[1 << 16];
+    *lines = 0;
+    while (n > 0) {
+        size_t want = n < (int64_t)sizeof buf ? (size_t)n : sizeof buf;
+        size_t got = fread(buf, 1, want, r->f);
+        if (got == 0)
+            return rs_err_set(err, RS_EIO, "%s: read error: %s", r->path,
+                              ferror(r->f) ? strerror(errno ? errno : EIO) : "file shrank");
+        for (const char *p = buf, *e = buf + got; (p = memchr(p, '\n', (size_t)(e - p))); p++)
+            ++*lines;
+        n -= (int64_t)got;
+    }
+    return RS_OK;
+}
+
+int csvr_open_at(CsvReader **out, const CsvReader *like, int64_t start, RsErr *err)
+{
+    CsvReader *r;
+    int rc = csvr_open(&r, like->path, like->sep == UNIT_SEP ? 0 : like->sep, like->quoting,
+                       like->double_colon, err);
+    if (rc)
+        return rc;
+    r->sep = like->sep;
+    long lines;
+    if ((rc = count_lines(r, start, &lines, err))) {
+        csvr_close(r);
+        return rc;
+    }
+    r->lineno = lines;
+    r->row_start = lines;
+    r->offset = start; /* the stream is at start: count_lines read up to it */
+    *out = r;
+    return RS_OK;
+}
+
+int csvr_split_point(const CsvReader *r, int64_t *at, RsErr *err)
+{
+    *at = -1;
+    if (r->size <= r->offset + 2)
+        return RS_OK;
+    FILE *f = fopen(r->path, "rb");
+    if (!f)
+        return rs_err_set(err, RS_EIO, "%s: %s", r->path, strerror(errno));
+    int64_t pos = r->offset + (r->size - r->offset) / 2;
+    char buf[1 << 16];
+    size_t got = 0;
+    if (fseeko(f, (off_t)pos, SEEK_SET) == 0) {
+        while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+            const char *nl = memchr(buf, '\n', got);
+            if (nl) {
+                pos += nl - buf + 1;
+                if (pos < r->size)
+                    *at = pos;
+                break;
+            }
+            pos += (int64_t)got;
+        }
+    }
+    fclose(f);
+    return RS_OK;
+}
+
+void csvr_set_end(CsvReader *r, int64_t end) { r->end = end; }
+int64_t csvr_end(const CsvReader *r) { return r->end; }
+
 void csvr_close(CsvReader *r)
 {
     if (!r)
@@ -261,6 +333,8 @@ int csvr_next(CsvReader *r, RsErr *err)
     }
     compact(r);
     while (r->nrows == 0 && !r->eof) {
+        if (r->end >= 0 && r->offset >= r->end && r->p.pstate == 0 && r->nfields == 0)
+            return 0; /* at a row boundary past the end set: this reader's part is done */
         ssize_t len;
         int rc = read_line(r, &len, err);
         if (rc < 0)

@@ -46,4 +46,19 @@ char csvr_sep(const CsvReader *r);
 int64_t csvr_offset(const CsvReader *r);
 int64_t csvr_size(const CsvReader *r);
 
+/* Reading one file in two parts on two threads. csvr_split_point() picks
+ * the start of a line near the middle of what r has not read yet (*at = -1
+ * when there is none). csvr_set_end(r, at) makes r stop at the first row
+ * boundary at or after byte at (-1: read on to the end of the file again),
+ * and csvr_open_at() opens a second reader with r's settings that starts at
+ * byte at, counting the lines before it so that its rows carry the file's
+ * line numbers (it reads only the settings of r, which do not change, so
+ * it may run on another thread while r reads). The two parts give exactly the rows of one reader when r
+ * stops at byte at itself (csvr_offset(r) == at); otherwise a quoted field
+ * spans the split, and r must read on (csvr_set_end(r, -1)) instead. */
+int csvr_split_point(const CsvReader *r, int64_t *at, RsErr *err);
+void csvr_set_end(CsvReader *r, int64_t end);
+int64_t csvr_end(const CsvReader *r); /* -1 when not set */
+int csvr_open_at(CsvReader **out, const CsvReader *like, int64_t start, RsErr *err);
+
 #endif

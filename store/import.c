@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ void import_options_default(ImportOptions *o)
     memset(o, 0, sizeof *o);
     o->format = IMPORT_AUTO;
     o->encoding = TEXT_UTF8;
+    o->split_min_bytes = IMPORT_SPLIT_MIN_BYTES;
 }
 
 static const struct {
@@ -234,9 +236,15 @@ static int check_width(Importer *im, const CsvReader *r, size_t need)
 
 static int progress(Importer *im, const CsvReader *r)
 {
-    if (!im->opt->progress || (++im->tick & 0x3FFF))
+    if (++im->tick & 0x3FFF)
         return RS_OK;
-    double f = csvr_size(r) ? (double)csvr_offset(r) / (double)csvr_size(r) : -1;
+    if (im->stop && atomic_load_explicit(im->stop, memory_order_relaxed))
+        return RS_ECANCEL; /* the other half failed: its error is the one reported */
+    if (!im->opt->progress)
+        return RS_OK;
+    /* A file split in two: this thread's half is as far as the other's. */
+    int64_t total = csvr_end(r) > 0 ? csvr_end(r) : csvr_size(r);
+    double f = total ? (double)csvr_offset(r) / (double)total : -1;
     if (im->opt->progress(im->opt->progress_ctx, f, csvr_path(r)))
         return rs_err_set(im->err, RS_ECANCEL, "import cancelled");
     return RS_OK;
@@ -290,9 +298,8 @@ static int read_interaction(Importer *im, const CsvReader *r, const RowSpec *sp)
     return ok;
 }
 
-static int read_interactions(Importer *im, CsvReader *r, const RowSpec *sp)
+static int read_rows(Importer *im, CsvReader *r, const RowSpec *sp)
 {
-    int64_t before = im->rep->rows_read + im->rep->skipped;
     int rc;
     while ((rc = csvr_next(r, im->err)) == 1) {
         if ((rc = read_interaction(im, r, sp)) < 0)
@@ -300,6 +307,121 @@ static int read_interactions(Importer *im, CsvReader *r, const RowSpec *sp)
         im->rep->rows_read += rc;
         if ((rc = progress(im, r)))
             return rc;
+    }
+    return rc;
+}
+
+/* The second half of a file split in two (see read_interactions), read on
+ * its own thread into its own stage and report. */
+typedef struct Half {
+    Importer im;
+    ImportOptions opt;
+    ImportReport rep;
+    RsErr err;
+    const CsvReader *like; /* the first half's reader: its settings */
+    CsvReader *r;
+    const RowSpec *sp;
+    atomic_int stop;
+    int64_t at; /* where the second half starts */
+    int rc;
+} Half;
+
+static void *half_main(void *arg)
+{
+    Half *h = arg;
+    h->rc = csvr_open_at(&h->r, h->like, h->at, &h->err);
+    if (!h->rc)
+        h->rc = read_rows(&h->im, h->r, h->sp);
+    return NULL;
+}
+
+/* Adds what the second half read after what the first did: its users and
+ * items in first-seen order, then its rows, so the stage is exactly what
+ * one pass over the file would have made. */
+static int merge_half(Importer *im, Half *h)
+{
+    Stage *a = &im->st, *b = &h->im.st;
+    uint32_t *umap = malloc((b->nusers + 1) * sizeof *umap);
+    uint32_t *imap = malloc((b->nitems + 1) * sizeof *imap);
+    int rc = umap && imap ? RS_OK : RS_ENOMEM;
+    for (size_t k = 0; !rc && k < b->nusers; k++)
+        rc = stage_user(a, b->users[k].ext, &umap[k]);
+    for (size_t k = 0; !rc && k < b->nitems; k++)
+        rc = stage_item(a, b->items[k].ext, &imap[k]);
+    for (size_t k = 0; !rc && k < b->nrows; k++) {
+        const StageRow *row = &b->rows[k];
+        rc = stage_add_row(a, umap[row->u], imap[row->i], row->rating, row->ts);
+    }
+    free(umap);
+    free(imap);
+    if (rc)
+        return rs_err_set(im->err, RS_ENOMEM, "out of memory");
+    ImportReport *rep = im->rep;
+    rep->rows_read += h->rep.rows_read;
+    rep->skipped += h->rep.skipped;
+    for (int k = 0; k < h->rep.n_bad_shown && rep->n_bad_shown < IMPORT_MAX_BAD_SHOWN; k++)
+        memcpy(rep->bad[rep->n_bad_shown++], h->rep.bad[k], sizeof rep->bad[0]);
+    return RS_OK;
+}
+
+/* Starts reading the second half of r's file on a thread when the file is
+ * large enough and can be split; 1 when started, 0 when not. */
+static int start_half(Importer *im, CsvReader *r, const RowSpec *sp, Half *h, pthread_t *tid)
+{
+    int64_t at;
+    RsErr ignored;
+    if (im->opt->split_min_bytes <= 0 ||
+        csvr_size(r) - csvr_offset(r) <= im->opt->split_min_bytes ||
+        csvr_split_point(r, &at, &ignored) || at < 0)
+        return 0;
+    memset(h, 0, sizeof *h);
+    h->opt = *im->opt;
+    h->opt.progress = NULL;
+    h->im = (Importer){.opt = &h->opt, .rep = &h->rep, .err = &h->err, .stop = &h->stop};
+    h->sp = sp;
+    atomic_init(&h->stop, 0);
+    stage_init(&h->im.st);
+    h->like = r;
+    h->at = at;
+    if (pthread_create(tid, NULL, half_main, h))
+        return 0;
+    csvr_set_end(r, at);
+    return 1;
+}
+
+/* Reads every row of r. A large file is read in two halves on two threads
+ * (the second into a stage of its own, merged after), which gives the same
+ * rows, users, items, errors and report as one pass: an error in the first
+ * half is the one a single pass would meet first; and when a quoted field
+ * spans the split, the second half is thrown away and the first reads on. */
+static int read_interactions(Importer *im, CsvReader *r, const RowSpec *sp)
+{
+    int64_t before = im->rep->rows_read + im->rep->skipped;
+    Half h;
+    pthread_t tid;
+    int split = start_half(im, r, sp, &h, &tid);
+    int rc = read_rows(im, r, sp);
+    if (split) {
+        if (rc)
+            atomic_store(&h.stop, 1);
+        pthread_join(tid, NULL);
+        if (!rc && h.r && csvr_offset(r) == h.at) { /* the halves meet at a row boundary */
+            if (h.rc < 0) {
+                rc = h.rc;
+                if (im->err)
+                    *im->err = h.err;
+                im->rep->rows_read += h.rep.rows_read; /* as far as one pass would get */
+                im->rep->skipped += h.rep.skipped;
+            } else {
+                rc = merge_half(im, &h);
+            }
+        } else if (!rc) { /* a quoted field spans the split (or the second half
+                             could not open the file): read on alone */
+            csvr_set_end(r, -1);
+            rc = read_rows(im, r, sp);
+        }
+        csvr_close(h.r);
+        stage_done(&h.im.st);
     }
     if (rc < 0)
         return rc;

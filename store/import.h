@@ -41,7 +41,13 @@ typedef struct ImportOptions {
     TextEncoding encoding;  /* of generic CSV files (MovieLens: known) */
     RsProgressFn progress;
     void *progress_ctx;
+    /* An interactions file with more than this many bytes after its header
+     * is read by two threads, a half each, with the same result as one
+     * (0: never; import_options_default: IMPORT_SPLIT_MIN_BYTES). */
+    int64_t split_min_bytes;
 } ImportOptions;
+
+#define IMPORT_SPLIT_MIN_BYTES ((int64_t)4 << 20)
 
 #define IMPORT_MAX_BAD_SHOWN 5
 

@@ -2,6 +2,8 @@
 #ifndef RS_IMPORT_INTERNAL_H
 #define RS_IMPORT_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "import.h"
 #include "stage.h"
 
@@ -11,6 +13,7 @@ typedef struct Importer {
     RsErr *err;
     Stage st;
     unsigned tick; /* progress throttle */
+    atomic_int *stop; /* the second half of a split file: set when the first fails */
 } Importer;
 
 /* Reads one path (file or folder) into im->st according to its format. */

@@ -52,8 +52,9 @@ static int teardown(void **state)
     return 0;
 }
 
-/* A hash of every row of every table, in a fixed order. */
-static uint64_t content_hash(const char *db)
+/* A hash of every row of every table, in a fixed order; of every table but
+ * "imports" (which records when) when data_only. */
+static uint64_t table_hash(const char *db, int data_only)
 {
     sqlite3 *h;
     sqlite3_stmt *tabs, *rows;
@@ -67,7 +68,7 @@ static uint64_t content_hash(const char *db)
         const char *sql = (const char *)sqlite3_column_text(tabs, 1);
         for (const char *p = sql ? sql : ""; *p; p++)
             x = (x ^ (unsigned char)*p) * 1099511628211ull;
-        if (!sql || strncmp(sql, "CREATE TABLE", 12))
+        if (!sql || strncmp(sql, "CREATE TABLE", 12) || (data_only && !strcmp(name, "imports")))
             continue;
         char q[256];
         snprintf(q, sizeof q, "SELECT * FROM \"%s\"", name);
@@ -86,6 +87,8 @@ static uint64_t content_hash(const char *db)
     return x;
 }
 
+static uint64_t content_hash(const char *db) { return table_hash(db, 0); }
+
 static int run_import(Fx *fx, const char *path, const ImportOptions *o, ImportReport *rep,
                       RsErr *err)
 {
@@ -103,6 +106,160 @@ static int64_t count(Fx *fx, const char *what)
     if (!strcmp(what, "items"))
         return st.items;
     return st.interactions;
+}
+
+
+/* ---- a large file read by two threads ------------------------------------ */
+
+/* Imports path into a new database twice, read in one pass and split in two
+ * halves (split_min_bytes = 1 splits any file), and checks that the two give
+ * the same return code, message, report and database content. Returns the
+ * split import's code; *rep_out gets its report. */
+static int split_same_as_one(Fx *fx, const char *path, int skip_bad, ImportReport *rep_out,
+                             RsErr *err_out)
+{
+    ImportReport rep[2];
+    RsErr err[2];
+    int rc[2];
+    uint64_t hash[2];
+    for (int split = 0; split < 2; split++) {
+        char name[32];
+        snprintf(name, sizeof name, "split%d.db", split);
+        char *db = tu_path(fx->dir, name);
+        unlink(db);
+        Store *s;
+        assert_int_equal(store_open(&s, db, STORE_OPEN_CREATE, &err[split]), RS_OK);
+        ImportOptions o;
+        import_options_default(&o);
+        o.skip_bad = skip_bad;
+        o.split_min_bytes = split ? 1 : 0;
+        const char *paths[] = {path};
+        memset(&err[split], 0, sizeof err[split]);
+        rc[split] = store_import(s, paths, 1, &o, &rep[split], &err[split]);
+        store_close(s);
+        hash[split] = table_hash(db, 1);
+        free(db);
+    }
+    assert_int_equal(rc[0], rc[1]);
+    assert_string_equal(err[0].msg, err[1].msg);
+    assert_true(hash[0] == hash[1]);
+    assert_int_equal(rep[0].rows_read, rep[1].rows_read);
+    assert_int_equal(rep[0].skipped, rep[1].skipped);
+    assert_int_equal(rep[0].duplicates, rep[1].duplicates);
+    assert_int_equal(rep[0].users_added, rep[1].users_added);
+    assert_int_equal(rep[0].items_added, rep[1].items_added);
+    assert_int_equal(rep[0].n_bad_shown, rep[1].n_bad_shown);
+    for (int k = 0; k < rep[0].n_bad_shown; k++)
+        assert_string_equal(rep[0].bad[k], rep[1].bad[k]);
+    if (rep_out)
+        *rep_out = rep[1];
+    if (err_out)
+        *err_out = err[1];
+    return rc[1];
+}
+
+/* n rows "u<a>,i<b>,rating,ts" with users and items recurring across the
+ * file, a duplicate pair every 7th row, CRLF line ends and a BOM; bad_at[]
+ * (0-terminated) are rows whose rating is "abc". */
+static char *mixed_file(Fx *fx, const char *name, int n, const int *bad_at)
+{
+    size_t cap = (size_t)n * 48 + 64, w = 0;
+    char *csv = malloc(cap);
+    w += (size_t)snprintf(csv + w, cap - w, "\xEF\xBB\xBFuser,item,rating,timestamp\r\n");
+    for (int k = 1; k <= n; k++) {
+        int bad = 0;
+        for (const int *b = bad_at; b && *b; b++)
+            bad |= *b == k;
+        int u = (k * 7) % 101, i = k % 7 == 0 ? (k - 1) % 89 : (k * 13) % 89;
+        if (bad)
+            w += (size_t)snprintf(csv + w, cap - w, "u%d,i%d,abc,%d\r\n", u, i, 1000 + k);
+        else if (k % 5 == 0)
+            w += (size_t)snprintf(csv + w, cap - w, "u%d,i%d,,\r\n", u, i);
+        else
+            w += (size_t)snprintf(csv + w, cap - w, "u%d,i%d,%d,%d\r\n", u, i, k % 5 + 1,
+                                  1000 + k % 50);
+    }
+    char *f = tu_write(fx->dir, name, csv, w);
+    free(csv);
+    return f;
+}
+
+static void test_split_reads_like_one_pass(void **state)
+{
+    Fx *fx = *state;
+    ImportReport rep;
+    RsErr err;
+    char *f = mixed_file(fx, "mixed.csv", 3000, NULL);
+    assert_int_equal(split_same_as_one(fx, f, 0, &rep, &err), RS_OK);
+    assert_int_equal(rep.rows_read, 3000);
+    assert_true(rep.duplicates > 0);
+    free(f);
+    /* bad rows in both halves: skipped alike, the same first five listed */
+    const int bad[] = {10, 20, 1400, 1600, 2000, 2900, 0};
+    f = mixed_file(fx, "bad.csv", 3000, bad);
+    assert_int_equal(split_same_as_one(fx, f, 1, &rep, &err), RS_OK);
+    assert_int_equal(rep.skipped, 6);
+    assert_int_equal(rep.n_bad_shown, 5);
+    assert_non_null(strstr(rep.bad[4], ":2001: field 'rating'")); /* line = row + 1 */
+    /* without skip_bad the first bad row is the error, in either half */
+    assert_int_equal(split_same_as_one(fx, f, 0, NULL, &err), RS_EPARSE);
+    assert_non_null(strstr(err.msg, "bad.csv:11: field 'rating'"));
+    free(f);
+    const int late[] = {2900, 0};
+    f = mixed_file(fx, "late.csv", 3000, late);
+    assert_int_equal(split_same_as_one(fx, f, 0, NULL, &err), RS_EPARSE);
+    assert_non_null(strstr(err.msg, "late.csv:2901: field 'rating'"));
+    free(f);
+}
+
+/* A quoted field with newlines across the middle of the file: the second
+ * half's start is inside it, so the first half reads on alone. */
+static void test_split_quoted_field_across_middle(void **state)
+{
+    Fx *fx = *state;
+    size_t cap = 1 << 16, w = 0;
+    char *csv = malloc(cap);
+    w += (size_t)snprintf(csv + w, cap - w, "user,item,rating,note\nu1,i1,4,\nu2,i2,5,\"a note");
+    for (int k = 0; k < 500; k++)
+        w += (size_t)snprintf(csv + w, cap - w, "\n line %d, with a comma", k);
+    w += (size_t)snprintf(csv + w, cap - w, "\"\nu3,i1,3,\n");
+    char *f = tu_write(fx->dir, "quoted.csv", csv, w);
+    ImportReport rep;
+    RsErr err;
+    assert_int_equal(split_same_as_one(fx, f, 0, &rep, &err), RS_OK);
+    assert_int_equal(rep.rows_read, 3);
+    assert_int_equal(rep.users_added, 3);
+    free(f);
+    free(csv);
+}
+
+/* The MovieLens formats read through the same path: u.data (tabs, no
+ * header) and ratings.dat ("::"). */
+static void test_split_movielens_formats(void **state)
+{
+    Fx *fx = *state;
+    size_t cap = 1 << 17, w = 0, v = 0;
+    char *tab = malloc(cap), *dc = malloc(cap);
+    for (int k = 1; k <= 2000; k++) {
+        w += (size_t)snprintf(tab + w, cap - w, "%d\t%d\t%d\t%d\n", k % 37 + 1, k % 61 + 1,
+                              k % 5 + 1, 880000000 + k);
+        v += (size_t)snprintf(dc + v, cap - v, "%d::%d::%d::%d\n", k % 41 + 1, k % 67 + 1,
+                              k % 5 + 1, 960000000 + k);
+    }
+    char *dir100 = tu_path(fx->dir, "ml100k"), *dir1m = tu_path(fx->dir, "ml1m");
+    mkdir(dir100, 0700);
+    mkdir(dir1m, 0700);
+    free(tu_write(dir100, "u.data", tab, w));
+    free(tu_write(dir1m, "ratings.dat", dc, v));
+    ImportReport rep;
+    assert_int_equal(split_same_as_one(fx, dir100, 0, &rep, NULL), RS_OK);
+    assert_int_equal(rep.rows_read, 2000);
+    assert_int_equal(split_same_as_one(fx, dir1m, 0, &rep, NULL), RS_OK);
+    assert_int_equal(rep.rows_read, 2000);
+    free(dir100);
+    free(dir1m);
+    free(tab);
+    free(dc);
 }
 
 /* ---- happy paths --------------------------------------------------------- */
@@ -583,6 +740,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mllatest_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_generic_csv_spreadsheet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_from_memory_equals_scan, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split_reads_like_one_pass, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split_quoted_field_across_middle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split_movielens_formats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_from_memory_equals_scan_continuous, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_generic_tsv_columns_and_items, setup, teardown),
