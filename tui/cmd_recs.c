@@ -429,7 +429,8 @@ static const char export_recs_usage[] =
     "Writes the top K (default 10) recommendations of every evaluated user (users\n"
     "with at least one test interaction) as TSV: user, item, rank, score.\n"
     "--device: where a factor model's (als, bpr, mf) lists are computed: auto\n"
-    "(default) on a GPU when there is one, cpu never, gpu or fail.\n";
+    "(default) on a GPU when there is one (the rest on the CPU if the GPU fails\n"
+    "part-way), cpu never, gpu or fail.\n";
 
 #define EXPORT_GPU_USERS 65536 /* users per GPU call: bounds the host buffers */
 
@@ -442,8 +443,9 @@ static void print_rec(const Session *se, uint32_t u, uint32_t item, size_t rank,
 }
 
 /* The lists of the test users on the GPU, EXPORT_GPU_USERS at a time
- * (gpu_topk_factors blocks them further on the device). */
-static int export_gpu(const Session *se, size_t K, RsErr *err)
+ * (gpu_topk_factors blocks them further on the device). *from: the first
+ * user whose list is not written yet (all of them when it returns RS_OK). */
+static int export_gpu(const Session *se, size_t K, uint32_t *from, RsErr *err)
 {
     float *X = NULL, *Y = NULL;
     size_t D = 0, U = se->d->all->U, I = se->d->all->I;
@@ -458,6 +460,7 @@ static int export_gpu(const Session *se, size_t K, RsErr *err)
         rc = rs_err_set(err, RS_ENOMEM, "out of memory");
     for (size_t u0 = 0; !rc && u0 < U;) {
         size_t n = 0;
+        *from = (uint32_t)u0;
         for (; u0 < U && n < EXPORT_GPU_USERS; u0++)
             if (rs_user_count(se->test, (uint32_t)u0) > 0)
                 users[n++] = (uint32_t)u0;
@@ -468,6 +471,8 @@ static int export_gpu(const Session *se, size_t K, RsErr *err)
             for (size_t r = 0; r < counts[b]; r++)
                 print_rec(se, users[b], items[b * K + r], r + 1, scores[b * K + r]);
     }
+    if (!rc)
+        *from = (uint32_t)U;
     free(X);
     free(Y);
     free(users);
@@ -502,16 +507,23 @@ int cmd_export_recs(int argc, char **argv)
             rc = rs_err_set(&err, RS_EGPU, "--device gpu: %s", why);
         }
     }
-    if (!rc && !gpu && !(rec = malloc((size_t)a.k * sizeof *rec)))
-        rc = rs_err_set(&err, RS_ENOMEM, "out of memory");
+    uint32_t from = 0; /* the first user whose list is not written yet */
     if (!rc)
         printf("user\titem\trank\tscore\n");
     if (!rc && gpu) {
-        rc = export_gpu(&se, (size_t)a.k, &err);
+        rc = export_gpu(&se, (size_t)a.k, &from, &err);
+        if (rc == RS_EGPU && !strcmp(a.device, "auto")) { /* say why, then the CPU */
+            fprintf(stderr, "recscope: %s; ranking the remaining users on the CPU\n", err.msg);
+            rs_err_clear(&err);
+            rc = RS_OK;
+            gpu = 0;
+        }
         if (fflush(stdout) != 0 && !rc)
             rc = rs_err_set(&err, RS_EIO, "writing the recommendations failed");
     }
-    for (uint32_t u = 0; !rc && !gpu && u < se.d->all->U; u++) {
+    if (!rc && !gpu && !(rec = malloc((size_t)a.k * sizeof *rec)))
+        rc = rs_err_set(&err, RS_ENOMEM, "out of memory");
+    for (uint32_t u = from; !rc && !gpu && u < se.d->all->U; u++) {
         if (rs_user_count(se.test, u) == 0)
             continue;
         size_t n;
