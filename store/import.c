@@ -343,7 +343,7 @@ static int merge_half(Importer *im, Half *h)
     Stage *a = &im->st, *b = &h->im.st;
     uint32_t *umap = malloc((b->nusers + 1) * sizeof *umap);
     uint32_t *imap = malloc((b->nitems + 1) * sizeof *imap);
-    int rc = umap && imap ? RS_OK : RS_ENOMEM;
+    int rc = umap && imap ? stage_reserve_rows(a, a->nrows + b->nrows) : RS_ENOMEM;
     for (size_t k = 0; !rc && k < b->nusers; k++)
         rc = stage_user(a, b->users[k].ext, &umap[k]);
     for (size_t k = 0; !rc && k < b->nitems; k++)

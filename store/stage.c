@@ -132,6 +132,18 @@ int stage_find_item(const Stage *st, const char *ext, uint32_t *idx)
     return 1;
 }
 
+int stage_reserve_rows(Stage *st, size_t n)
+{
+    if (n <= st->rows_cap)
+        return RS_OK;
+    StageRow *v = realloc(st->rows, n * sizeof *v);
+    if (!v)
+        return RS_ENOMEM;
+    st->rows = v;
+    st->rows_cap = n;
+    return RS_OK;
+}
+
 int stage_add_row(Stage *st, uint32_t u, uint32_t i, float rating, int64_t ts)
 {
     if (grow((void **)&st->rows, &st->rows_cap, st->nrows, sizeof *st->rows))

@@ -59,6 +59,8 @@ int stage_item(Stage *st, const char *ext, uint32_t *idx);
 int stage_find_item(const Stage *st, const char *ext, uint32_t *idx);
 
 int stage_add_row(Stage *st, uint32_t u, uint32_t i, float rating, int64_t ts);
+/* Makes room for n rows in all (one allocation instead of doublings). */
+int stage_reserve_rows(Stage *st, size_t n);
 
 /* Sorts rows by (u, i, ts, seq) and keeps the last of each (u, i) group.
  * Returns the number of rows dropped. */
