@@ -136,7 +136,8 @@ static long idmap_get(const IdMap *m, int64_t id)
 #define LOAD_MAX_READERS 4
 #define LOAD_TRIES 3
 
-/* One reader's part: the rows of the users with ids in [lo, hi). */
+/* One reader's part: the rows of the users with ids in [lo, hi), in key
+ * order, as the CSR rows of those users. */
 typedef struct Part {
     sqlite3 *db;           /* its connection: the store's, or its own when NULL */
     const char *path, *uri; /* to open its own (uri when not NULL) */
@@ -169,6 +170,7 @@ static int part_grow(Part *p)
     return 0;
 }
 
+/* Reads p's rows (a thread's body): p->rc and p->err say how it went. */
 static void *part_read(void *arg)
 {
     Part *p = arg;
@@ -241,6 +243,7 @@ done:
         sqlite3_close(db);
     return NULL;
 }
+
 static void part_free(Part *p)
 {
     free(p->items_idx);
@@ -309,6 +312,8 @@ static int load_interactions(Store *s, const RsCatalog *c, int readers, RsMatrix
     p0->ts = t;
     size_t w = p0->n;
     for (int k = 1; k < readers; w += part[k++].n) {
+        if (!part[k].n)
+            continue; /* its arrays may be NULL */
         memcpy(p0->items_idx + w, part[k].items_idx, part[k].n * sizeof *it);
         memcpy(p0->rating + w, part[k].rating, part[k].n * sizeof *r);
         memcpy(p0->ts + w, part[k].ts, part[k].n * sizeof *t);

@@ -293,6 +293,16 @@ static void test_load_readers_agree(void **state)
         rs_dataset_free(d);
     }
     rs_dataset_free(one);
+    /* the last of four readers' parts (users 45..59) without rows */
+    exec_raw(db, "DELETE FROM interactions WHERE user_id >= 136");
+    o.readers = 1;
+    assert_int_equal(store_load_dataset_opts(s, &o, &one, &err), RS_OK);
+    assert_int_equal(one->all->u_ptr[45], one->all->NNZ);
+    o.readers = 4;
+    assert_int_equal(store_load_dataset_opts(s, &o, &d, &err), RS_OK);
+    assert_true(same_dataset(one, d));
+    rs_dataset_free(d);
+    rs_dataset_free(one);
     store_close(s);
     free(db);
     tu_rmtree(dir);
