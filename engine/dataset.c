@@ -6,12 +6,20 @@
  * of repeated (u, i) pairs can be kept), then each row sorted by item; CSC
  * by a second counting pass over CSR in user order, which leaves every
  * column sorted by user without a sort.
+ *
+ * CSC with several threads (rs_matrix_from_csr): the users are cut into
+ * contiguous parts of about equal entries; each thread counts the items of
+ * its part, the counts give every part its own start in every column
+ * (after the earlier parts' entries), and each thread scatters its part
+ * there. Columns come out exactly as the one-thread build_csc leaves them.
  */
 #include "dataset.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "parallel.h"
 
 void rs_matrix_free(RsMatrix *m)
 {
@@ -26,6 +34,38 @@ void rs_matrix_free(RsMatrix *m)
     free(m->i_rating);
     free(m->i_to_u);
     free(m);
+}
+
+/* A matrix owning the given CSR arrays, with CSC arrays allocated (not
+ * filled); NULL when out of memory (the CSR arrays are then freed). */
+static RsMatrix *matrix_adopt(size_t U, size_t I, size_t *u_ptr, uint32_t *u_items,
+                              float *u_rating, int64_t *u_ts)
+{
+    RsMatrix *m = calloc(1, sizeof *m);
+    if (!m) {
+        free(u_ptr);
+        free(u_items);
+        free(u_rating);
+        free(u_ts);
+        return NULL;
+    }
+    m->U = U;
+    m->I = I;
+    m->NNZ = u_ptr[U];
+    m->u_ptr = u_ptr;
+    m->u_items = u_items;
+    m->u_rating = u_rating;
+    m->u_ts = u_ts;
+    size_t n = m->NNZ ? m->NNZ : 1;
+    m->i_ptr = calloc(I + 1, sizeof *m->i_ptr);
+    m->i_users = malloc(n * sizeof *m->i_users);
+    m->i_rating = malloc(n * sizeof *m->i_rating);
+    m->i_to_u = malloc(n * sizeof *m->i_to_u);
+    if (!m->i_ptr || !m->i_users || !m->i_rating || !m->i_to_u) {
+        rs_matrix_free(m);
+        return NULL;
+    }
+    return m;
 }
 
 static RsMatrix *matrix_alloc(size_t U, size_t I, size_t nnz)
@@ -77,6 +117,142 @@ static int build_csc(RsMatrix *m)
     for (size_t k = 0; k < m->NNZ && !m->has_ratings; k++)
         m->has_ratings = !isnan(m->u_rating[k]);
     return 0;
+}
+
+/* The parallel CSC build over nparts parts of the users (file comment). */
+typedef struct CscBuild {
+    RsMatrix *m;
+    size_t nparts;
+    size_t *first;      /* (nparts + 1) first user of each part */
+    size_t *next;       /* (nparts, I) entries of each item in each part; then
+                         * where the part's next entry of the item goes */
+    int *bad;           /* (nparts) a row of the part unsorted or out of range */
+    int *rated;         /* (nparts) the part has a rating */
+} CscBuild;
+
+static void csc_count(void *ctx, size_t begin, size_t end, int tid)
+{
+    (void)tid;
+    CscBuild *b = ctx;
+    const RsMatrix *m = b->m;
+    for (size_t p = begin; p < end; p++) {
+        size_t *cnt = b->next + p * m->I;
+        int bad = 0, rated = 0;
+        for (size_t u = b->first[p]; u < b->first[p + 1]; u++) {
+            size_t lo = m->u_ptr[u], hi = m->u_ptr[u + 1];
+            for (size_t k = lo; k < hi; k++) {
+                uint32_t i = m->u_items[k];
+                if (i >= m->I || (k > lo && m->u_items[k - 1] >= i)) {
+                    bad = 1;
+                    break;
+                }
+                cnt[i]++;
+                rated |= !isnan(m->u_rating[k]);
+            }
+        }
+        b->bad[p] = bad;
+        b->rated[p] = rated;
+    }
+}
+
+static void csc_scatter(void *ctx, size_t begin, size_t end, int tid)
+{
+    (void)tid;
+    CscBuild *b = ctx;
+    RsMatrix *m = b->m;
+    for (size_t p = begin; p < end; p++) {
+        size_t *next = b->next + p * m->I;
+        for (size_t u = b->first[p]; u < b->first[p + 1]; u++)
+            for (size_t k = m->u_ptr[u]; k < m->u_ptr[u + 1]; k++) {
+                size_t pos = next[m->u_items[k]]++;
+                m->i_users[pos] = (uint32_t)u;
+                m->i_rating[pos] = m->u_rating[k];
+                m->i_to_u[pos] = k;
+            }
+    }
+}
+
+/* Checks the CSR side of m and fills its CSC side with nthreads threads.
+ * RS_EUSAGE for a bad row, RS_ENOMEM. */
+static int build_csc_parallel(RsMatrix *m, int nthreads, RsErr *err)
+{
+    size_t P = nthreads > 1 ? (size_t)nthreads : 1;
+    if (P > m->U)
+        P = m->U ? m->U : 1;
+    CscBuild b = {.m = m, .nparts = P};
+    b.first = malloc((P + 1) * sizeof *b.first);
+    b.next = calloc(P * m->I + 1, sizeof *b.next);
+    b.bad = calloc(P, sizeof *b.bad);
+    b.rated = calloc(P, sizeof *b.rated);
+    int rc = RS_OK;
+    if (!b.first || !b.next || !b.bad || !b.rated) {
+        rc = rs_err_set(err, RS_ENOMEM, "out of memory building a %zu-entry matrix", m->NNZ);
+        goto done;
+    }
+    /* part p: the users from the first whose row starts at or after p/P of
+     * the entries */
+    b.first[0] = 0;
+    for (size_t p = 1; p < P; p++) {
+        size_t target = m->NNZ / P * p, u = b.first[p - 1];
+        while (u < m->U && m->u_ptr[u] < target)
+            u++;
+        b.first[p] = u;
+    }
+    b.first[P] = m->U;
+    rs_parallel_for(P, nthreads, 1, csc_count, &b);
+    m->has_ratings = 0;
+    for (size_t p = 0; p < P; p++) {
+        if (b.bad[p]) {
+            rc = rs_err_set(err, RS_EUSAGE, "matrix rows not sorted, repeated or out of range "
+                                            "(%zu items)", m->I);
+            goto done;
+        }
+        m->has_ratings |= b.rated[p];
+    }
+    /* column starts, then each part's start within each column */
+    m->i_ptr[0] = 0;
+    for (size_t i = 0; i < m->I; i++) {
+        size_t at = m->i_ptr[i];
+        for (size_t p = 0; p < P; p++) {
+            size_t c = b.next[p * m->I + i];
+            b.next[p * m->I + i] = at;
+            at += c;
+        }
+        m->i_ptr[i + 1] = at;
+    }
+    rs_parallel_for(P, nthreads, 1, csc_scatter, &b);
+done:
+    free(b.first);
+    free(b.next);
+    free(b.bad);
+    free(b.rated);
+    return rc;
+}
+
+int rs_matrix_from_csr(size_t U, size_t I, size_t *u_ptr, uint32_t *u_items, float *u_rating,
+                       int64_t *u_ts, int nthreads, RsMatrix **out, RsErr *err)
+{
+    *out = NULL;
+    int ok = U < UINT32_MAX && I < UINT32_MAX && u_ptr[0] == 0;
+    for (size_t u = 0; ok && u < U; u++)
+        ok = u_ptr[u] <= u_ptr[u + 1];
+    if (!ok || u_ptr[U] >= UINT32_MAX) {
+        free(u_ptr);
+        free(u_items);
+        free(u_rating);
+        free(u_ts);
+        return rs_err_set(err, RS_EUSAGE, "bad CSR matrix (%zu x %zu)", U, I);
+    }
+    RsMatrix *m = matrix_adopt(U, I, u_ptr, u_items, u_rating, u_ts);
+    if (!m)
+        return rs_err_set(err, RS_ENOMEM, "out of memory building a matrix");
+    int rc = build_csc_parallel(m, nthreads, err);
+    if (rc) {
+        rs_matrix_free(m);
+        return rc;
+    }
+    *out = m;
+    return RS_OK;
 }
 
 typedef struct Entry {

@@ -50,6 +50,16 @@ int rs_matrix_build(size_t U, size_t I, const RsTriplet *t, size_t n, RsMatrix *
                     RsErr *err);
 void rs_matrix_free(RsMatrix *m);
 
+/* Makes a U x I matrix of CSR arrays that are already built, and builds
+ * its CSC side with nthreads threads (the result does not depend on the
+ * count). Takes ownership of u_ptr (U + 1 row starts, u_ptr[0] = 0) and of
+ * u_items, u_rating and u_ts (u_ptr[U] entries each), all from malloc and
+ * not NULL, on failure too. Within each row the items must be strictly
+ * increasing and below I. On success *out is owned by the caller.
+ * RS_EUSAGE for rows that are not so, RS_ENOMEM. */
+int rs_matrix_from_csr(size_t U, size_t I, size_t *u_ptr, uint32_t *u_items, float *u_rating,
+                       int64_t *u_ts, int nthreads, RsMatrix **out, RsErr *err);
+
 /* The entries of m whose part[k] == which (part indexed by CSR position),
  * as a new matrix of the same shape. */
 int rs_matrix_select(const RsMatrix *m, const uint8_t *part, uint8_t which, RsMatrix **out,

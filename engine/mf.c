@@ -13,11 +13,17 @@
  * With a validation matrix the fit reports its RMSE after each epoch and
  * stops `patience` epochs after the best one, keeping the best epoch.
  *
- * Threads: with nthreads = 1 (and always below MF_PAR_MIN ratings) a fit is
- * deterministic for a seed. With more, each epoch's shuffled order is cut
- * into nthreads contiguous parts run concurrently without locks (Hogwild,
- * Niu et al. 2011); two threads then sometimes update the same user or item
- * at once, so results vary slightly from run to run.
+ * Threads: with nthreads = 1 (and always below MF_PAR_MIN ratings) an epoch
+ * is one pass over all the ratings in a fresh shuffle. With T = nthreads > 1
+ * the epochs are stratified as in DSGD (Gemulla, Nijkamp, Haas & Sismanis
+ * 2011, "Large-scale matrix factorization with distributed stochastic
+ * gradient descent", section 4): users are cut into T blocks and items into
+ * T blocks of about equal ratings, and sub-epoch s runs the T blocks
+ * (t, (t + s) mod T) at once, one thread each, each in its own shuffle. No
+ * two threads ever touch the same user or item, so there are no races (the
+ * Hogwild scheme this replaced, Niu et al. 2011, let two cores fight over
+ * the cache lines of popular items and ran slower on two cores than on
+ * one), and a fit is deterministic for a seed and a thread count.
  *
  * Fold-in (score_profile, and explain for a profile) solves for the user's
  * [p; b_u] with the item parameters fixed: ridge regression
@@ -461,7 +467,7 @@ static const ParamSpec mf_params[] = {
      "with a validation set: stop after this many epochs without a better RMSE (0 never)"},
 };
 
-/* Below this many ratings a fit stays on one thread (and deterministic). */
+/* Below this many ratings a fit stays on one thread. */
 #define MF_PAR_MIN 20000
 
 typedef struct MfRating {
@@ -469,13 +475,26 @@ typedef struct MfRating {
     float r;
 } MfRating;
 
-/* One epoch over x[0..n) in nchunks contiguous parts (see the file comment). */
+static void mf_shuffle(MfRating *x, size_t n, RsRng *rng)
+{
+    for (size_t k = n; k > 1; k--) {
+        size_t j = (size_t)rng_below(rng, k);
+        MfRating t = x[k - 1];
+        x[k - 1] = x[j];
+        x[j] = t;
+    }
+}
+
+/* One sub-epoch: the T blocks (t, (t + s) mod T) of x, one per thread t (see
+ * the file comment). */
 typedef struct MfEpoch {
     FactorModel *f;
-    const MfRating *x;  /* (n) this epoch's order */
-    size_t n, nchunks;
+    MfRating *x;        /* (n) the ratings by block, (user block, item block) */
+    const size_t *boff; /* (T * T + 1) where each block starts in x */
+    size_t T, s;
+    uint64_t seed, epoch;
     float lr, reg;
-    double *sse;        /* (nchunks) squared error of each part */
+    double *sse;        /* (T) squared error of each thread's blocks this epoch */
     atomic_int *cancel;
 } MfEpoch;
 
@@ -485,10 +504,15 @@ static void mf_epoch_part(void *ctx, size_t begin, size_t end, int tid)
     MfEpoch *ep = ctx;
     FactorModel *f = ep->f;
     size_t K = f->K;
-    for (size_t c = begin; c < end; c++) {
-        size_t lo = ep->n * c / ep->nchunks, hi = ep->n * (c + 1) / ep->nchunks;
+    for (size_t t = begin; t < end; t++) {
+        size_t b = t * ep->T + (t + ep->s) % ep->T;
         double sse = 0;
-        for (size_t k = lo; k < hi; k++) {
+        if (ep->T > 1) { /* one seeded stream per (epoch, block) */
+            RsRng rng;
+            rng_seed(&rng, fm_stream_seed(ep->seed, ep->epoch, b));
+            mf_shuffle(ep->x + ep->boff[b], ep->boff[b + 1] - ep->boff[b], &rng);
+        }
+        for (size_t k = ep->boff[b]; k < ep->boff[b + 1]; k++) {
             if ((k & 8191) == 0 && fm_cancelled(ep->cancel))
                 break;
             const MfRating *x = &ep->x[k];
@@ -496,8 +520,55 @@ static void mf_epoch_part(void *ctx, size_t begin, size_t end, int tid)
                               f->mu, x->r, ep->lr, ep->reg, K);
             sse += (double)e * e;
         }
-        ep->sse[c] = sse;
+        ep->sse[t] += sse;
     }
+}
+
+/* Block of each of the n indices (by their counts cnt) when cut into T
+ * ranges of about equal total count: blk[j] = floor(T * (ratings before
+ * j) / total). */
+static void mf_cut(const size_t *cnt, size_t n, size_t total, size_t T, uint32_t *blk)
+{
+    size_t before = 0;
+    for (size_t j = 0; j < n; j++) {
+        blk[j] = (uint32_t)(total ? T * before / total : 0);
+        before += cnt[j];
+    }
+}
+
+/* Reorders x[0..n) into the T x T blocks (stable); fills boff (T * T + 1).
+ * -1 when out of memory (x untouched). */
+static int mf_block(MfRating *x, size_t n, size_t U, size_t I, size_t T, size_t *boff)
+{
+    size_t *cu = calloc(U + I + 1, sizeof *cu), *ci = cu ? cu + U : NULL;
+    uint32_t *bu = malloc((U + I + 1) * sizeof *bu), *bi = bu ? bu + U : NULL;
+    MfRating *y = malloc((n ? n : 1) * sizeof *y);
+    size_t *next = malloc(T * T * sizeof *next);
+    int rc = -1;
+    if (!cu || !bu || !y || !next)
+        goto done;
+    for (size_t k = 0; k < n; k++) {
+        cu[x[k].u]++;
+        ci[x[k].i]++;
+    }
+    mf_cut(cu, U, n, T, bu);
+    mf_cut(ci, I, n, T, bi);
+    memset(boff, 0, (T * T + 1) * sizeof *boff);
+    for (size_t k = 0; k < n; k++)
+        boff[bu[x[k].u] * T + bi[x[k].i] + 1]++;
+    for (size_t b = 0; b < T * T; b++)
+        boff[b + 1] += boff[b];
+    memcpy(next, boff, T * T * sizeof *next);
+    for (size_t k = 0; k < n; k++)
+        y[next[bu[x[k].u] * T + bi[x[k].i]]++] = x[k];
+    memcpy(x, y, n * sizeof *x);
+    rc = 0;
+done:
+    free(cu);
+    free(bu);
+    free(y);
+    free(next);
+    return rc;
 }
 
 static float mf_predict_raw(const FactorModel *f, size_t u, size_t i)
@@ -561,16 +632,6 @@ static int mf_collect(const RsMatrix *t, FactorModel *f, MfRating **out, size_t 
     return RS_OK;
 }
 
-static void mf_shuffle(MfRating *x, size_t n, RsRng *rng)
-{
-    for (size_t k = n; k > 1; k--) {
-        size_t j = (size_t)rng_below(rng, k);
-        MfRating t = x[k - 1];
-        x[k - 1] = x[j];
-        x[j] = t;
-    }
-}
-
 static int mf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
 {
     const RsMatrix *t = ctx->train;
@@ -581,6 +642,7 @@ static int mf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     FactorModel *f = NULL;
     MfRating *x = NULL;
     double *sse = NULL;
+    size_t *boff = NULL; /* (T * T + 1) */
     FmBest best = {0};
     size_t n = 0;
     if (t->U != m->U || t->I != m->I)
@@ -591,20 +653,29 @@ static int mf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
         rc = mf_collect(t, f, &x, &n, err);
     if (rc)
         goto done;
-    size_t nchunks = ctx->nthreads > 1 && n >= MF_PAR_MIN ? (size_t)ctx->nthreads : 1;
-    if (!(sse = calloc(nchunks, sizeof *sse))) {
+    size_t T = ctx->nthreads > 1 && n >= MF_PAR_MIN ? (size_t)ctx->nthreads : 1;
+    if (T > m->U || T > m->I)
+        T = 1;
+    if (!(sse = calloc(T, sizeof *sse)) || !(boff = calloc(T * T + 1, sizeof *boff)) ||
+        (T > 1 && mf_block(x, n, m->U, m->I, T, boff))) {
         rc = rs_err_set(err, RS_ENOMEM, "out of memory");
         goto done;
     }
+    if (T == 1)
+        boff[1] = n;
     fm_init_random(f, t, m->seed, (float)model_param(m, "init_std"));
     RsRng rng;
     rng_seed(&rng, fm_stream_seed(m->seed, 0, UINT64_MAX));
-    MfEpoch ep = {f, x, n, nchunks, lr, reg, sse, ctx->cancel};
+    MfEpoch ep = {f, x, boff, T, 0, m->seed, 0, lr, reg, sse, ctx->cancel};
     for (int e = 1; e <= epochs; e++) {
-        mf_shuffle(x, n, &rng);
-        rs_parallel_for(nchunks, ctx->nthreads, 1, mf_epoch_part, &ep);
+        if (T == 1)
+            mf_shuffle(x, n, &rng);
+        ep.epoch = (uint64_t)e;
+        memset(sse, 0, T * sizeof *sse);
+        for (ep.s = 0; ep.s < T; ep.s++)
+            rs_parallel_for(T, (int)T, 1, mf_epoch_part, &ep);
         double total = 0;
-        for (size_t c = 0; c < nchunks; c++)
+        for (size_t c = 0; c < T; c++)
             total += sse[c];
         FitProgress pr = {.phase = "epoch", .epoch = e, .epochs = epochs,
                           .fraction = (double)e / epochs, .loss = sqrt(total / (double)n),
@@ -638,6 +709,7 @@ done:
     fm_free(f);
     free(x);
     free(sse);
+    free(boff);
     return rc;
 }
 

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "parallel.h"
 #include "store_internal.h"
 
 static char *col_dup(sqlite3_stmt *st, int c)
@@ -116,127 +117,256 @@ static long idmap_get(const IdMap *m, int64_t id)
     return index_of(m->ids, m->n, id);
 }
 
-/* One reader of a range of users, on its own connection. */
-typedef struct Scan {
-    const char *path;
-    const char *uri;         /* open this URI instead of path, when not NULL */
-    int64_t lo, hi;          /* user ids in [lo, hi) */
+/* The interactions are read in primary-key order, (user id, item id), and
+ * ids map to indices in the same order, so the rows arrive as CSR: each
+ * reader appends its users' rows, and the parts join end to end.
+ *
+ * Large databases are read by several connections at once, each over a
+ * range of users (the B-tree walk is most of the time). SQLite here has no
+ * snapshot API to give them one snapshot, so consistency is checked
+ * instead: PRAGMA data_version on the store's connection, read before its
+ * catalogue transaction and again after every reader has finished, changes
+ * if any other connection committed in between. Unchanged, the catalogue
+ * and all the readers saw the same state; changed, the load starts again,
+ * and after LOAD_TRIES such tries reads everything on the one connection
+ * in one transaction. */
+
+/* Below this database size one connection reads everything. */
+#define LOAD_PAR_BYTES ((int64_t)16 << 20)
+#define LOAD_MAX_READERS 4
+#define LOAD_TRIES 3
+
+/* One reader's part: the rows of the users with ids in [lo, hi), in key
+ * order, as the CSR rows of those users. */
+typedef struct Part {
+    sqlite3 *db;           /* its connection: the store's, or its own when NULL */
+    const char *path, *uri; /* to open its own (uri when not NULL) */
+    int64_t lo, hi;
     const IdMap *users, *items;
-    RsTriplet *t;
+    size_t *u_ptr;         /* (U + 1) shared; the part sets u_ptr[u + 1] to the
+                            * length of the row of each of its users u */
+    uint32_t *items_idx;   /* (n) the rows' item indices, in order */
+    float *rating;         /* (n) NAN when implicit */
+    int64_t *ts;           /* (n) RS_NO_TS when unknown */
     size_t n, cap;
     int rc;
     RsErr err;
-} Scan;
+} Part;
 
-static void *scan_range(void *arg)
+static int part_grow(Part *p)
 {
-    Scan *sc = arg;
-    sqlite3 *db = NULL;
+    size_t nc = p->cap ? p->cap * 2 : (size_t)1 << 16;
+    uint32_t *it = realloc(p->items_idx, nc * sizeof *it);
+    if (it)
+        p->items_idx = it;
+    float *r = it ? realloc(p->rating, nc * sizeof *r) : NULL;
+    if (r)
+        p->rating = r;
+    int64_t *t = r ? realloc(p->ts, nc * sizeof *t) : NULL;
+    if (!t)
+        return -1;
+    p->ts = t;
+    p->cap = nc;
+    return 0;
+}
+
+/* Reads p's rows (a thread's body): p->rc and p->err say how it went. */
+static void *part_read(void *arg)
+{
+    Part *p = arg;
+    sqlite3 *db = p->db;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_open_v2(sc->uri ? sc->uri : sc->path, &db,
-                        SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX |
-                            (sc->uri ? SQLITE_OPEN_URI : 0), NULL) ||
-        sqlite3_prepare_v2(db, "SELECT user_id, item_id, rating, ts FROM interactions "
-                               "WHERE user_id >= ?1 AND user_id < ?2", -1, &st, NULL)) {
-        sc->rc = rs_err_set(&sc->err, RS_EDB, "%s: %s", sc->path,
-                            db ? sqlite3_errmsg(db) : "cannot open");
+    if (!db && sqlite3_open_v2(p->uri ? p->uri : p->path, &db,
+                               SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX |
+                                   (p->uri ? SQLITE_OPEN_URI : 0), NULL) != SQLITE_OK) {
+        p->rc = rs_err_set(&p->err, RS_EDB, "%s: %s", p->path,
+                           db ? sqlite3_errmsg(db) : "cannot open");
         goto done;
     }
-    sqlite3_busy_timeout(db, ST_BUSY_MS);
-    sqlite3_bind_int64(st, 1, sc->lo);
-    sqlite3_bind_int64(st, 2, sc->hi);
-    long u = -1;
-    int64_t last_user = INT64_MIN;
-    int r;
+    if (!p->db)
+        sqlite3_busy_timeout(db, ST_BUSY_MS);
+    if (sqlite3_prepare_v2(db, "SELECT user_id, item_id, rating, ts FROM interactions "
+                               "WHERE user_id >= ?1 AND user_id < ?2 ORDER BY user_id, item_id",
+                           -1, &st, NULL) != SQLITE_OK) {
+        p->rc = rs_err_set(&p->err, RS_EDB, "%s: %s", p->path, sqlite3_errmsg(db));
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, p->lo);
+    sqlite3_bind_int64(st, 2, p->hi);
+    long u = -1, cur = -1, last_i = -1;
+    int64_t last_user = 0;
+    int have_user = 0, r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t udb = sqlite3_column_int64(st, 0);
-        if (udb != last_user) { /* rows come grouped by user */
-            u = idmap_get(sc->users, udb);
+        if (!have_user || udb != last_user) { /* rows come grouped by user */
+            have_user = 1;
             last_user = udb;
-        }
-        long i = idmap_get(sc->items, sqlite3_column_int64(st, 1));
-        if (u < 0 || i < 0)
-            continue; /* a dangling row: impossible with foreign keys on */
-        if (sc->n == sc->cap) {
-            size_t nc = sc->cap ? sc->cap * 2 : 1 << 16;
-            RsTriplet *nt = realloc(sc->t, nc * sizeof *nt);
-            if (!nt) {
-                sc->rc = rs_err_set(&sc->err, RS_ENOMEM, "out of memory loading interactions");
-                goto done;
+            if ((cur = idmap_get(p->users, udb)) >= 0) {
+                if (cur <= u)
+                    goto unordered; /* ORDER BY makes this impossible */
+                u = cur;
+                last_i = -1;
             }
-            sc->t = nt;
-            sc->cap = nc;
         }
-        RsTriplet *t = &sc->t[sc->n++];
-        t->u = (uint32_t)u;
-        t->i = (uint32_t)i;
-        t->rating = sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN
-                                                              : (float)sqlite3_column_double(st, 2);
-        t->ts = sqlite3_column_type(st, 3) == SQLITE_NULL ? RS_NO_TS : sqlite3_column_int64(st, 3);
+        long i = idmap_get(p->items, sqlite3_column_int64(st, 1));
+        if (cur < 0 || i < 0)
+            continue; /* a dangling row: impossible with foreign keys on */
+        if (i <= last_i)
+            goto unordered;
+        last_i = i;
+        if (p->n == p->cap && part_grow(p)) {
+            p->rc = rs_err_set(&p->err, RS_ENOMEM, "out of memory loading interactions");
+            goto done;
+        }
+        /* A NULL reads as 0: only then is the type asked for. */
+        double rating = sqlite3_column_double(st, 2);
+        if (rating == 0 && sqlite3_column_type(st, 2) == SQLITE_NULL)
+            rating = NAN;
+        int64_t ts = sqlite3_column_int64(st, 3);
+        if (ts == 0 && sqlite3_column_type(st, 3) == SQLITE_NULL)
+            ts = RS_NO_TS;
+        p->items_idx[p->n] = (uint32_t)i;
+        p->rating[p->n] = (float)rating;
+        p->ts[p->n] = ts;
+        p->n++;
+        p->u_ptr[u + 1]++;
     }
     if (r != SQLITE_DONE)
-        sc->rc = rs_err_set(&sc->err, RS_EDB, "%s: reading interactions: %s", sc->path,
-                            sqlite3_errmsg(db));
+        p->rc = rs_err_set(&p->err, RS_EDB, "%s: reading interactions: %s", p->path,
+                           sqlite3_errmsg(db));
+    goto done;
+unordered:
+    p->rc = rs_err_set(&p->err, RS_EDB, "%s: interactions not in key order", p->path);
 done:
     sqlite3_finalize(st);
-    sqlite3_close(db);
+    if (!p->db)
+        sqlite3_close(db);
     return NULL;
 }
 
-/* Reads the interactions with two connections in parallel, each over half
- * of the users (SQLite's B-tree walk is most of the cost). Each reader sees
- * the last committed state; an import committing in between could make the
- * halves disagree, which only mixes two consistent states of disjoint users. */
-static int load_interactions(Store *s, RsCatalog *c, RsMatrix **out, RsErr *err)
+static void part_free(Part *p)
 {
-    IdMap um, im;
-    if (idmap_init(&um, c->user_db, c->U) || idmap_init(&im, c->item_db, c->I)) {
-        free(um.direct);
-        return rs_err_set(err, RS_ENOMEM, "out of memory");
+    free(p->items_idx);
+    free(p->rating);
+    free(p->ts);
+}
+
+/* Reads every interaction of the users and items of c into *out, with
+ * `readers` connections at once (1: the store's own, in the caller's
+ * transaction). */
+static int load_interactions(Store *s, const RsCatalog *c, int readers, RsMatrix **out,
+                             RsErr *err)
+{
+    IdMap um = {0}, im = {0};
+    Part part[LOAD_MAX_READERS];
+    pthread_t th[LOAD_MAX_READERS];
+    int started[LOAD_MAX_READERS] = {0};
+    size_t *u_ptr = calloc(c->U + 1, sizeof *u_ptr); /* (U + 1) */
+    int rc = RS_OK;
+    memset(part, 0, sizeof part);
+    if (readers > (int)c->U)
+        readers = c->U ? (int)c->U : 1;
+    if (!u_ptr || idmap_init(&um, c->user_db, c->U) || idmap_init(&im, c->item_db, c->I)) {
+        rc = rs_err_set(err, RS_ENOMEM, "out of memory");
+        goto done;
     }
-    int64_t mid = c->U ? c->user_db[c->U / 2] : 0;
-    Scan sc[2] = {{.path = s->path, .uri = s->uri, .lo = INT64_MIN, .hi = mid, .users = &um,
-                   .items = &im},
-                  {.path = s->path, .uri = s->uri, .lo = mid, .hi = INT64_MAX, .users = &um,
-                   .items = &im}};
-    pthread_t th;
-    int threaded = pthread_create(&th, NULL, scan_range, &sc[1]) == 0;
-    scan_range(&sc[0]);
-    if (threaded)
-        pthread_join(th, NULL);
-    else
-        scan_range(&sc[1]);
-    int rc = sc[0].rc ? sc[0].rc : sc[1].rc;
+    for (int k = 0; k < readers; k++)
+        part[k] = (Part){.db = readers == 1 ? s->db : NULL, .path = s->path, .uri = s->uri,
+                         .lo = k ? c->user_db[c->U * (size_t)k / (size_t)readers] : INT64_MIN,
+                         .hi = k + 1 < readers
+                                   ? c->user_db[c->U * (size_t)(k + 1) / (size_t)readers]
+                                   : INT64_MAX,
+                         .users = &um, .items = &im, .u_ptr = u_ptr};
+    for (int k = 1; k < readers; k++)
+        started[k] = pthread_create(&th[k], NULL, part_read, &part[k]) == 0;
+    part_read(&part[0]);
+    for (int k = 1; k < readers; k++) {
+        if (started[k])
+            pthread_join(th[k], NULL);
+        else
+            part_read(&part[k]);
+    }
+    size_t n = 0;
+    for (int k = 0; k < readers; k++) {
+        if (part[k].rc && !rc) {
+            rc = part[k].rc;
+            *err = part[k].err;
+        }
+        n += part[k].n;
+    }
     if (rc)
-        *err = sc[0].rc ? sc[0].err : sc[1].err;
-    RsTriplet *all = NULL;
-    if (!rc && !(all = malloc((sc[0].n + sc[1].n + 1) * sizeof *all)))
-        rc = rs_err_set(err, RS_ENOMEM, "out of memory loading interactions");
-    if (!rc) {
-        memcpy(all, sc[0].t, sc[0].n * sizeof *all);
-        memcpy(all + sc[0].n, sc[1].t, sc[1].n * sizeof *all);
-        free(sc[0].t);
-        free(sc[1].t);
-        sc[0].t = sc[1].t = NULL;
-        rc = rs_matrix_build(c->U, c->I, all, sc[0].n + sc[1].n, out, err);
+        goto done;
+    /* the parts end to end, in the first part's arrays */
+    Part *p0 = &part[0];
+    uint32_t *it = realloc(p0->items_idx, (n ? n : 1) * sizeof *it);
+    if (it)
+        p0->items_idx = it;
+    float *r = it ? realloc(p0->rating, (n ? n : 1) * sizeof *r) : NULL;
+    if (r)
+        p0->rating = r;
+    int64_t *t = r ? realloc(p0->ts, (n ? n : 1) * sizeof *t) : NULL;
+    if (!t) {
+        rc = rs_err_set(err, RS_ENOMEM, "out of memory loading %zu interactions", n);
+        goto done;
     }
-    free(all);
-    free(sc[0].t);
-    free(sc[1].t);
+    p0->ts = t;
+    size_t w = p0->n;
+    for (int k = 1; k < readers; w += part[k++].n) {
+        if (!part[k].n)
+            continue; /* its arrays may be NULL */
+        memcpy(p0->items_idx + w, part[k].items_idx, part[k].n * sizeof *it);
+        memcpy(p0->rating + w, part[k].rating, part[k].n * sizeof *r);
+        memcpy(p0->ts + w, part[k].ts, part[k].n * sizeof *t);
+    }
+    for (size_t u = 0; u < c->U; u++)
+        u_ptr[u + 1] += u_ptr[u];
+    rc = rs_matrix_from_csr(c->U, c->I, u_ptr, p0->items_idx, p0->rating, p0->ts, readers, out,
+                            err);
+    u_ptr = NULL; /* owned by *out now, or freed */
+    p0->items_idx = NULL;
+    p0->rating = NULL;
+    p0->ts = NULL;
+done:
+    for (int k = 0; k < readers; k++)
+        part_free(&part[k]);
+    free(u_ptr);
     free(um.direct);
     free(im.direct);
     return rc;
 }
 
-int store_load_dataset(Store *s, RsDataset **out, RsErr *err)
+/* How many connections read the interactions (see LOAD_PAR_BYTES). */
+static int load_readers(Store *s, const StoreLoadOptions *o)
 {
+    const char *file = sqlite3_db_filename(s->db, "main");
+    if (!file || !*file)
+        return 1; /* in memory: no other connection sees it */
+    if (o && o->readers > 0)
+        return o->readers < LOAD_MAX_READERS ? o->readers : LOAD_MAX_READERS;
+    int64_t pages = 0, size = 0;
+    if (st_query_int(s, "PRAGMA page_count", &pages, NULL) ||
+        st_query_int(s, "PRAGMA page_size", &size, NULL) || pages * size < LOAD_PAR_BYTES)
+        return 1;
+    int n = rs_ncpus();
+    return n < LOAD_MAX_READERS ? n : LOAD_MAX_READERS;
+}
+
+/* One try at the whole dataset with `readers` connections; *changed when
+ * another connection committed while they read (the result is then
+ * discarded). */
+static int load_once(Store *s, int readers, const StoreLoadOptions *o, RsDataset **out,
+                     int *changed, RsErr *err)
+{
+    int64_t U = 0, I = 0, v0 = 0, v1 = 0;
+    RsDataset *d = NULL;
+    int rc = RS_OK;
     *out = NULL;
-    int64_t U = 0, I = 0;
-    int rc = st_exec(s, "BEGIN", err); /* one consistent snapshot */
-    if (rc)
+    *changed = 0;
+    if (readers > 1 && (rc = st_query_int(s, "PRAGMA data_version", &v0, err)))
         return rc;
-    RsDataset *d = calloc(1, sizeof *d);
-    if (!d) {
+    if ((rc = st_exec(s, "BEGIN", err)))
+        return rc;
+    if (!(d = calloc(1, sizeof *d))) {
         rc = rs_err_set(err, RS_ENOMEM, "out of memory");
         goto done;
     }
@@ -246,15 +376,41 @@ int store_load_dataset(Store *s, RsDataset **out, RsErr *err)
         (rc = load_users(s, d->cat, err)) || (rc = load_items(s, d->cat, err)) ||
         (rc = rs_catalog_finish(d->cat, err)))
         goto done;
-    rc = load_interactions(s, d->cat, &d->all, err);
+    if (readers == 1)
+        rc = load_interactions(s, d->cat, 1, &d->all, err);
 done:
     sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (!rc && readers > 1) {
+        rc = load_interactions(s, d->cat, readers, &d->all, err);
+        if (!rc && o && o->after_read)
+            o->after_read(o->arg);
+        if (!rc)
+            rc = st_query_int(s, "PRAGMA data_version", &v1, err);
+        *changed = !rc && v1 != v0;
+    }
     if (rc) {
         rs_dataset_free(d);
         return rc;
     }
     *out = d;
     return RS_OK;
+}
+
+int store_load_dataset_opts(Store *s, const StoreLoadOptions *o, RsDataset **out, RsErr *err)
+{
+    int readers = load_readers(s, o), changed = 0;
+    for (int tries = 0;; tries++) {
+        int rc = load_once(s, tries < LOAD_TRIES ? readers : 1, o, out, &changed, err);
+        if (rc || !changed)
+            return rc;
+        rs_dataset_free(*out);
+        *out = NULL;
+    }
+}
+
+int store_load_dataset(Store *s, RsDataset **out, RsErr *err)
+{
+    return store_load_dataset_opts(s, NULL, out, err);
 }
 
 /* ---- splits ---------------------------------------------------------------------- */

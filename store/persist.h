@@ -18,6 +18,24 @@
  * (rs_dataset_free). */
 int store_load_dataset(Store *s, RsDataset **out, RsErr *err);
 
+/* How store_load_dataset_opts reads. */
+typedef struct StoreLoadOptions {
+    int readers;        /* connections reading the interactions at once, each
+                         * over a range of users: 0 chooses (one below 16 MiB
+                         * of database, else one per core, at most 4); a
+                         * database in memory always has one */
+    /* For tests: called when the readers of a parallel load have finished,
+     * before the check that no other connection wrote meanwhile. */
+    void (*after_read)(void *arg);
+    void *arg;
+} StoreLoadOptions;
+
+/* store_load_dataset with options (o may be NULL). The result is the same
+ * for any number of readers: one consistent state of the database (a
+ * parallel load that another connection's commit overlapped starts again,
+ * and after three such tries reads with one connection). */
+int store_load_dataset_opts(Store *s, const StoreLoadOptions *o, RsDataset **out, RsErr *err);
+
 typedef struct StoreSplitInfo {
     int64_t id;
     char name[128];

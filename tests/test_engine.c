@@ -73,6 +73,100 @@ static void test_matrix_build(void **state)
     rs_matrix_free(m);
 }
 
+/* Whether a and b are the same matrix, CSC side included (NANs equal). */
+static int same_matrix(const RsMatrix *a, const RsMatrix *b)
+{
+    if (a->U != b->U || a->I != b->I || a->NNZ != b->NNZ || a->has_ratings != b->has_ratings ||
+        memcmp(a->u_ptr, b->u_ptr, (a->U + 1) * sizeof *a->u_ptr) ||
+        memcmp(a->i_ptr, b->i_ptr, (a->I + 1) * sizeof *a->i_ptr))
+        return 0;
+    for (size_t k = 0; k < a->NNZ; k++) {
+        if (a->u_items[k] != b->u_items[k] || a->u_ts[k] != b->u_ts[k] ||
+            a->i_users[k] != b->i_users[k] || a->i_to_u[k] != b->i_to_u[k])
+            return 0;
+        if (memcmp(&a->u_rating[k], &b->u_rating[k], sizeof(float)) ||
+            memcmp(&a->i_rating[k], &b->i_rating[k], sizeof(float)))
+            return 0;
+    }
+    return 1;
+}
+
+/* A copy of m's CSR arrays, for rs_matrix_from_csr. */
+static void csr_copy(const RsMatrix *m, size_t **p, uint32_t **it, float **r, int64_t **t)
+{
+    size_t n = m->NNZ ? m->NNZ : 1;
+    *p = malloc((m->U + 1) * sizeof **p);
+    *it = malloc(n * sizeof **it);
+    *r = malloc(n * sizeof **r);
+    *t = malloc(n * sizeof **t);
+    assert_true(*p && *it && *r && *t);
+    memcpy(*p, m->u_ptr, (m->U + 1) * sizeof **p);
+    memcpy(*it, m->u_items, m->NNZ * sizeof **it);
+    memcpy(*r, m->u_rating, m->NNZ * sizeof **r);
+    memcpy(*t, m->u_ts, m->NNZ * sizeof **t);
+}
+
+/* rs_matrix_from_csr with any number of threads builds the CSC side that
+ * the one-thread build of rs_matrix_build does, and refuses bad rows. */
+static void test_matrix_from_csr(void **state)
+{
+    (void)state;
+    enum { U = 300, I = 97 };
+    RsTriplet *t = malloc(U * I * sizeof *t);
+    assert_non_null(t);
+    RsRng rng;
+    rng_seed(&rng, 7);
+    size_t n = 0;
+    for (uint32_t u = 0; u < U; u++) {
+        size_t deg = u % 17 == 3 ? 0 : (size_t)rng_below(&rng, u % 5 == 0 ? I : 12);
+        for (uint32_t i = 0; i < I && deg; i++)
+            if (rng_below(&rng, I) < deg)
+                t[n++] = (RsTriplet){u, i, u % 7 ? (float)(i % 5) : NAN,
+                                     u % 11 ? (int64_t)(u * I + i) : RS_NO_TS};
+    }
+    RsMatrix *ref, *m;
+    RsErr err;
+    assert_int_equal(rs_matrix_build(U, I, t, n, &ref, &err), RS_OK);
+    const int threads[] = {1, 2, 3, 8, 1000};
+    for (size_t c = 0; c < RS_ARRAY_LEN(threads); c++) {
+        size_t *p;
+        uint32_t *it;
+        float *r;
+        int64_t *ts;
+        csr_copy(ref, &p, &it, &r, &ts);
+        assert_int_equal(rs_matrix_from_csr(U, I, p, it, r, ts, threads[c], &m, &err), RS_OK);
+        assert_true(same_matrix(ref, m));
+        rs_matrix_free(m);
+    }
+    /* an empty matrix, and rows out of order or out of range (arrays freed) */
+    size_t *p0 = calloc(4, sizeof *p0);
+    assert_int_equal(rs_matrix_from_csr(3, 2, p0, malloc(4), malloc(4), malloc(8), 2, &m, &err),
+                     RS_OK);
+    assert_true(m->NNZ == 0 && m->i_ptr[2] == 0 && !m->has_ratings);
+    rs_matrix_free(m);
+    for (int bad = 0; bad < 3; bad++) {
+        size_t *p;
+        uint32_t *it;
+        float *r;
+        int64_t *ts;
+        csr_copy(ref, &p, &it, &r, &ts);
+        uint32_t u = 0;
+        while (rs_user_count(ref, u) < 2)
+            u++;
+        size_t k = ref->u_ptr[u] + 1;
+        if (bad == 0)
+            it[k] = it[k - 1];
+        else if (bad == 1)
+            it[k] = I;
+        else
+            p[7] = p[8] + 1;
+        assert_int_equal(rs_matrix_from_csr(U, I, p, it, r, ts, 2, &m, &err), RS_EUSAGE);
+        assert_null(m);
+    }
+    rs_matrix_free(ref);
+    free(t);
+}
+
 /* Sequences follow time, ties and unknown times broken by item index. */
 static void test_seqs(void **state)
 {
@@ -433,6 +527,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matrix_build),
+        cmocka_unit_test(test_matrix_from_csr),
         cmocka_unit_test(test_seqs),
         cmocka_unit_test(test_topk_matches_naive),
         cmocka_unit_test(test_params),

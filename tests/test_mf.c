@@ -400,9 +400,10 @@ static void test_mf_early_stopping(void **state)
     rs_matrix_free(valid);
 }
 
-/* Above 20000 entries a fit with nthreads > 1 runs Hogwild (lock-free
- * parallel SGD): not bit-reproducible, but as good as one thread. */
-static void test_hogwild(void **state)
+/* Above 20000 entries a fit with nthreads > 1 runs in parallel: MF by
+ * DSGD's stratified blocks (reproducible for a thread count), BPR Hogwild
+ * (lock-free, not bit-reproducible); both as good as one thread. */
+static void test_parallel_sgd(void **state)
 {
     (void)state;
     RsMatrix *r = synth_ratings(500, 200, 0.3, 14);
@@ -422,8 +423,23 @@ static void test_hogwild(void **state)
         ndcg[t] = tu_ndcg_full(m, it, iv, 10);
         model_free(m);
     }
-    print_message("1 vs 2 threads: mf valid RMSE %.4f / %.4f, bpr NDCG@10 %.4f / %.4f\n",
-                  rmse[0], rmse[1], ndcg[0], ndcg[1]);
+    /* MF on 3 threads: the same model twice */
+    RsModel *a, *b;
+    assert_int_equal(fit_rc(&model_mf, rt, NULL, kv, 1, 5, 3, NULL, NULL, &a), RS_OK);
+    assert_int_equal(fit_rc(&model_mf, rt, NULL, kv, 1, 5, 3, NULL, NULL, &b), RS_OK);
+    float pa, pb;
+    for (uint32_t u = 0; u < rt->U; u += 7)
+        for (uint32_t i = 0; i < rt->I; i += 5) {
+            assert_int_equal(model_mf.predict(a, rt, u, i, &pa), RS_OK);
+            assert_int_equal(model_mf.predict(b, rt, u, i, &pb), RS_OK);
+            assert_true(pa == pb);
+        }
+    double r3 = tu_rmse(a, rt, rv);
+    model_free(a);
+    model_free(b);
+    print_message("1 / 2 / 3 threads: mf valid RMSE %.4f / %.4f / %.4f, bpr NDCG@10 %.4f / "
+                  "%.4f\n", rmse[0], rmse[1], r3, ndcg[0], ndcg[1]);
+    assert_true(fabs(rmse[0] - r3) < 0.02);
     assert_true(fabs(rmse[0] - rmse[1]) < 0.02);
     assert_true(fabs(ndcg[0] - ndcg[1]) < 0.05);
     assert_true(ndcg[1] > 0.12); /* random order: about 0.04 */
@@ -941,7 +957,7 @@ int main(void)
         cmocka_unit_test(test_bpr_auc_rises),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_mf_early_stopping),
-        cmocka_unit_test(test_hogwild),
+        cmocka_unit_test(test_parallel_sgd),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_mf_needs_ratings),
         cmocka_unit_test(test_ridge_solvers_agree),

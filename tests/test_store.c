@@ -1,4 +1,5 @@
-/* test_store.c - opening, migrations, refusal of foreign files, statistics. */
+/* test_store.c - opening, migrations, refusal of foreign files, statistics,
+ * loading the dataset with one connection or several. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -194,6 +195,172 @@ static void test_stats_hand_computed(void **state)
     free(dir);
 }
 
+/* A database of 60 users (ids with gaps, two users without interactions)
+ * and 40 items; ratings NULL, 0 and others, timestamps NULL, 0 and others. */
+static char *load_db(const char *dir)
+{
+    char *db = tu_path(dir, "load.db");
+    Store *s;
+    RsErr err;
+    assert_int_equal(store_open(&s, db, STORE_OPEN_CREATE, &err), RS_OK);
+    store_close(s);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    char sql[256];
+    for (int u = 0; u < 60; u++) {
+        snprintf(sql, sizeof sql, "INSERT INTO users(id, ext_id) VALUES (%d, 'u%d')",
+                 u < 50 ? 3 * u + 1 : 1000000 + u, u);
+        assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    for (int i = 0; i < 40; i++) {
+        snprintf(sql, sizeof sql, "INSERT INTO items(id, ext_id, title) VALUES (%d, 'i%d', 't%d')",
+                 i + 1, i, i);
+        assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    assert_int_equal(sqlite3_exec(h,
+                                  "INSERT INTO interactions(user_id, item_id, rating, ts) "
+                                  "SELECT u.id, i.id, CASE (u.id + i.id) % 4 WHEN 0 THEN NULL "
+                                  "WHEN 1 THEN 0 ELSE (u.id * i.id) % 5 + 0.5 END, "
+                                  "CASE (u.id * i.id) % 3 WHEN 0 THEN NULL WHEN 1 THEN 0 "
+                                  "ELSE u.id * 100 + i.id END FROM users u, items i "
+                                  "WHERE (u.id * 7 + i.id * 3) % 5 < 2 AND u.id NOT IN (4, 1000051)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    return db;
+}
+
+static int same_dataset(const RsDataset *a, const RsDataset *b)
+{
+    const RsMatrix *x = a->all, *y = b->all;
+    if (a->cat->U != b->cat->U || a->cat->I != b->cat->I || x->NNZ != y->NNZ ||
+        x->has_ratings != y->has_ratings ||
+        memcmp(x->u_ptr, y->u_ptr, (x->U + 1) * sizeof *x->u_ptr) ||
+        memcmp(x->i_ptr, y->i_ptr, (x->I + 1) * sizeof *x->i_ptr))
+        return 0;
+    for (size_t u = 0; u < a->cat->U; u++)
+        if (strcmp(a->cat->user_ext[u], b->cat->user_ext[u]))
+            return 0;
+    for (size_t k = 0; k < x->NNZ; k++)
+        if (x->u_items[k] != y->u_items[k] || x->u_ts[k] != y->u_ts[k] ||
+            memcmp(&x->u_rating[k], &y->u_rating[k], sizeof(float)) ||
+            x->i_users[k] != y->i_users[k] || x->i_to_u[k] != y->i_to_u[k])
+            return 0;
+    return 1;
+}
+
+/* Loading with one connection or several gives the same dataset, NULL
+ * ratings and times apart from zeros. */
+static void test_load_readers_agree(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *db = load_db(dir);
+    Store *s;
+    RsErr err;
+    RsDataset *one, *d;
+    assert_int_equal(store_open(&s, db, STORE_OPEN_READONLY, &err), RS_OK);
+    StoreLoadOptions o = {.readers = 1};
+    assert_int_equal(store_load_dataset_opts(s, &o, &one, &err), RS_OK);
+    const RsMatrix *m = one->all;
+    assert_int_equal(one->cat->U, 60);
+    assert_int_equal(m->NNZ, (size_t)query_long(db, "SELECT count(*) FROM interactions"));
+    assert_int_equal(rs_user_count(m, 1), 0); /* id 4 */
+    assert_true(rs_user_count(m, 55) > 0);    /* id 1000055 */
+    /* user index 0 is id 1: (1 + item id) % 4 and (1 * item id) % 3 pick NULL or 0 */
+    int seen[4] = {0};
+    for (size_t k = m->u_ptr[0]; k < m->u_ptr[1]; k++) {
+        int item_id = (int)m->u_items[k] + 1;
+        float r = m->u_rating[k];
+        int64_t ts = m->u_ts[k];
+        switch ((1 + item_id) % 4) {
+        case 0: assert_true(isnan(r)); seen[0] = 1; break;
+        case 1: assert_true(r == 0); seen[1] = 1; break;
+        default: assert_true(r == (float)(item_id % 5) + 0.5f);
+        }
+        switch (item_id % 3) {
+        case 0: assert_true(ts == RS_NO_TS); seen[2] = 1; break;
+        case 1: assert_true(ts == 0); seen[3] = 1; break;
+        default: assert_true(ts == 100 + item_id);
+        }
+    }
+    assert_true(seen[0] && seen[1] && seen[2] && seen[3]);
+    for (int readers = 0; readers <= 5; readers++) {
+        o.readers = readers;
+        assert_int_equal(store_load_dataset_opts(s, &o, &d, &err), RS_OK);
+        assert_true(same_dataset(one, d));
+        rs_dataset_free(d);
+    }
+    rs_dataset_free(one);
+    /* the last of four readers' parts (users 45..59) without rows */
+    exec_raw(db, "DELETE FROM interactions WHERE user_id >= 136");
+    o.readers = 1;
+    assert_int_equal(store_load_dataset_opts(s, &o, &one, &err), RS_OK);
+    assert_int_equal(one->all->u_ptr[45], one->all->NNZ);
+    o.readers = 4;
+    assert_int_equal(store_load_dataset_opts(s, &o, &d, &err), RS_OK);
+    assert_true(same_dataset(one, d));
+    rs_dataset_free(d);
+    rs_dataset_free(one);
+    store_close(s);
+    free(db);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+typedef struct Writer {
+    const char *db;
+    int calls, writes; /* writes: how many of the first calls add an interaction */
+    int added;         /* items 3, 4, ... of user id 13 added so far */
+} Writer;
+
+static void write_between(void *arg)
+{
+    Writer *w = arg;
+    if (w->calls++ >= w->writes)
+        return;
+    char sql[128];
+    snprintf(sql, sizeof sql, "INSERT INTO interactions VALUES (13, %d, 4, 1)", 3 + w->added++);
+    exec_raw(w->db, sql);
+}
+
+/* A commit by another connection while a parallel load reads makes it
+ * start again; commits every time make it read on one connection. */
+static void test_load_retries_after_write(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), *db = load_db(dir);
+    /* user id 13 must not have items 3..6 yet */
+    exec_raw(db, "DELETE FROM interactions WHERE user_id = 13 AND item_id BETWEEN 3 AND 6");
+    long base = query_long(db, "SELECT count(*) FROM interactions");
+    Store *s;
+    RsErr err;
+    RsDataset *d;
+    assert_int_equal(store_open(&s, db, STORE_OPEN_READONLY, &err), RS_OK);
+    Writer w = {db, 0, 1, 0};
+    StoreLoadOptions o = {.readers = 2, .after_read = write_between, .arg = &w};
+    assert_int_equal(store_load_dataset_opts(s, &o, &d, &err), RS_OK);
+    assert_int_equal(w.calls, 2);
+    assert_int_equal(d->all->NNZ, base + 1);
+    rs_dataset_free(d);
+    w.calls = 0;
+    w.writes = 100;
+    assert_int_equal(store_load_dataset_opts(s, &o, &d, &err), RS_OK);
+    assert_int_equal(w.calls, 3);
+    assert_int_equal(d->all->NNZ, base + 4);
+    RsDataset *one;
+    o = (StoreLoadOptions){.readers = 1};
+    assert_int_equal(store_load_dataset_opts(s, &o, &one, &err), RS_OK);
+    assert_true(same_dataset(one, d));
+    rs_dataset_free(one);
+    rs_dataset_free(d);
+    store_close(s);
+    free(db);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 /* Runs left 'running' by a process that has ended, or whose pid another
  * process has taken since, read as interrupted and are stored so on the
  * next read-write open; a run of a live owner stays running. */
@@ -269,6 +436,8 @@ int main(void)
         cmocka_unit_test(test_refuses_foreign_and_newer),
         cmocka_unit_test(test_migration_from_zero),
         cmocka_unit_test(test_stats_hand_computed),
+        cmocka_unit_test(test_load_readers_agree),
+        cmocka_unit_test(test_load_retries_after_write),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
