@@ -34,7 +34,9 @@ const char *fuzz_write_files(const uint8_t *data, size_t size, const char *const
                              size_t n);
 
 /* Imports paths[0..n) with opt into a fresh in-memory store, then (when
- * it succeeded) reads the result back through the store's queries. */
+ * it succeeded) reads the result back through the store's queries; twice,
+ * reading the interactions file in one pass and split in two halves on two
+ * threads, and aborts when the two differ in anything. */
 void fuzz_import(const char *const *paths, size_t n, const ImportOptions *opt);
 
 #endif

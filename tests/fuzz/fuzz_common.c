@@ -4,6 +4,7 @@
  */
 #include "fuzz.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,26 +83,104 @@ const char *fuzz_write_files(const uint8_t *data, size_t size, const char *const
     return fuzz_in;
 }
 
-void fuzz_import(const char *const *paths, size_t n, const ImportOptions *opt)
+/* What one import gave: its code, message and report, and (when it worked)
+ * a hash of the dataset read back from the store. */
+typedef struct Outcome {
+    int rc;
+    RsErr err;
+    ImportReport rep;
+    uint64_t data;
+} Outcome;
+
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t k = 0; k < n; k++)
+        h = (h ^ b[k]) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t mix_str(uint64_t h, const char *s)
+{
+    return mix(h, s ? s : "\x01", s ? strlen(s) + 1 : 1);
+}
+
+static uint64_t dataset_hash(const RsDataset *d)
+{
+    const RsMatrix *m = d->all;
+    const RsCatalog *c = d->cat;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t u = 0; u < c->U; u++)
+        h = mix_str(h, c->user_ext[u]);
+    for (size_t i = 0; i < c->I; i++) {
+        h = mix_str(mix_str(mix_str(h, c->item_ext[i]), c->item_title[i]), c->item_genres[i]);
+        h = mix(h, &c->item_year[i], sizeof c->item_year[i]);
+    }
+    h = mix(h, m->u_ptr, (m->U + 1) * sizeof *m->u_ptr);
+    h = mix(h, m->u_items, m->NNZ * sizeof *m->u_items);
+    h = mix(h, m->u_ts, m->NNZ * sizeof *m->u_ts);
+    for (size_t k = 0; k < m->NNZ; k++) /* NAN payloads aside */
+        h = mix(h, &(float){isnan(m->u_rating[k]) ? -1e30f : m->u_rating[k]}, sizeof(float));
+    return h;
+}
+
+static void import_once(const char *const *paths, size_t n, const ImportOptions *opt,
+                        Outcome *out)
 {
     Store *s = NULL;
-    RsErr err = {0};
-    ImportReport rep;
-    if (store_open(&s, ":memory:", STORE_OPEN_CREATE, &err)) {
-        fprintf(stderr, "fuzz: cannot open an in-memory store: %s\n", err.msg);
+    memset(out, 0, sizeof *out);
+    if (store_open(&s, ":memory:", STORE_OPEN_CREATE, &out->err)) {
+        fprintf(stderr, "fuzz: cannot open an in-memory store: %s\n", out->err.msg);
         abort();
     }
-    int rc = store_import(s, paths, n, opt, &rep, &err);
+    out->rc = store_import(s, paths, n, opt, &out->rep, &out->err);
     if (getenv("FUZZ_VERBOSE"))
-        fprintf(stderr, "import: %d %s (%lld rows, %lld users, %lld items)\n", rc,
-                rc ? err.msg : "", (long long)rep.rows_read, (long long)rep.users_added,
-                (long long)rep.items_added);
-    if (rc == RS_OK) {
+        fprintf(stderr, "import (split_min_bytes %lld): %d %s (%lld rows, %lld users, %lld "
+                        "items)\n",
+                (long long)opt->split_min_bytes, out->rc, out->rc ? out->err.msg : "",
+                (long long)out->rep.rows_read, (long long)out->rep.users_added,
+                (long long)out->rep.items_added);
+    if (out->rc == RS_OK) {
         StoreStats stats;
         RsDataset *d = NULL;
+        RsErr err = {0};
         store_stats(s, &stats, &err);
-        if (store_load_dataset(s, &d, &err) == RS_OK)
+        if (store_load_dataset(s, &d, &err) == RS_OK) {
+            out->data = dataset_hash(d);
             rs_dataset_free(d);
+        }
     }
     store_close(s);
+}
+
+#define SAME(what, cond)                                                                     \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            fprintf(stderr, "fuzz: one pass and two halves differ in %s\n", what);           \
+            abort();                                                                         \
+        }                                                                                    \
+    } while (0)
+
+void fuzz_import(const char *const *paths, size_t n, const ImportOptions *opt)
+{
+    /* Differential: the file read in one pass, then split in two halves
+     * read by two threads (forced at any size), must give the same. */
+    Outcome one, two;
+    ImportOptions o = *opt;
+    o.split_min_bytes = 0;
+    import_once(paths, n, &o, &one);
+    o.split_min_bytes = 1;
+    import_once(paths, n, &o, &two);
+    SAME("the return code", one.rc == two.rc);
+    if (one.rc != RS_ENOMEM)
+        SAME("the error message", !strcmp(one.err.msg, two.err.msg));
+    SAME("the dataset", one.data == two.data);
+    SAME("rows read", one.rep.rows_read == two.rep.rows_read);
+    SAME("rows skipped", one.rep.skipped == two.rep.skipped);
+    SAME("duplicates", one.rep.duplicates == two.rep.duplicates);
+    SAME("users added", one.rep.users_added == two.rep.users_added);
+    SAME("items added", one.rep.items_added == two.rep.items_added);
+    SAME("the bad rows shown", one.rep.n_bad_shown == two.rep.n_bad_shown);
+    for (int k = 0; k < one.rep.n_bad_shown; k++)
+        SAME("a bad row's message", !strcmp(one.rep.bad[k], two.rep.bad[k]));
 }
