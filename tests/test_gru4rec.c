@@ -494,12 +494,8 @@ static void test_cancel_valid(void **state)
 static void test_ml100k_quality(void **state)
 {
     (void)state;
+    TU_REQUIRE_ML100K();
     RsMatrix *all = tu_ml100k_load("u.data");
-    if (!all) {
-        fprintf(stderr, "ML-100K not found ($RECSCOPE_ML100K or ../shared/datasets/ml-100k): "
-                        "quality test skipped\n");
-        skip();
-    }
     /* leave the last interaction by time out; no validation part, so the
      * history the model reads at test time ends right before the test item */
     RsMatrix *train, *test;

@@ -375,12 +375,8 @@ static void test_cancel(void **state)
 static void test_ml100k_quality(void **state)
 {
     (void)state;
+    TU_REQUIRE_ML100K();
     RsMatrix *all = tu_ml100k_load("u.data");
-    if (!all) {
-        fprintf(stderr, "ML-100K not found ($RECSCOPE_ML100K or ../shared/datasets/ml-100k): "
-                        "quality test skipped\n");
-        skip();
-    }
     RsMatrix *train, *test;
     tu_split_loo(all, &train, &test);
     /* the tuned setting of the README (8 negatives, 16 epochs at lr 2e-3,

@@ -596,12 +596,8 @@ static void test_early_stopping(void **state)
 static void test_ml100k_quality(void **state)
 {
     (void)state;
+    TU_REQUIRE_ML100K();
     RsMatrix *all = tu_ml100k_load("u.data");
-    if (!all) {
-        fprintf(stderr, "ML-100K not found ($RECSCOPE_ML100K or ../shared/datasets/ml-100k): "
-                        "quality test skipped\n");
-        skip();
-    }
     /* leave-last-out by time; no validation part, so that the input
      * sequence at test time is every training item up to the test item */
     RsMatrix *train, *test;

@@ -55,13 +55,16 @@ char *tu_write(const char *dir, const char *name, const char *data, size_t len)
     return p;
 }
 
+/* Where tu_ml100k() looks, in order (env: $RECSCOPE_ML100K, may be NULL). */
+#define ML100K_DIRS(env) {(env), "../shared/datasets/ml-100k", "../../shared/datasets/ml-100k"}
+
 const char *tu_ml100k(void)
 {
     static char buf[4096];
     const char *env = getenv("RECSCOPE_ML100K");
     if (env && !*env)
         return NULL; /* set and empty: skip the MovieLens tests (make memcheck) */
-    const char *cands[] = {env, "../shared/datasets/ml-100k", "../../shared/datasets/ml-100k"};
+    const char *cands[] = ML100K_DIRS(env);
     for (size_t k = 0; k < sizeof cands / sizeof cands[0]; k++) {
         if (!cands[k])
             continue;
@@ -72,6 +75,24 @@ const char *tu_ml100k(void)
         }
     }
     return NULL;
+}
+
+void tu_ml100k_skip_note(void)
+{
+    const char *env = getenv("RECSCOPE_ML100K");
+    if (env && !*env) {
+        printf("MovieLens-100K checks off (RECSCOPE_ML100K is set and empty; "
+               "make unit UNIT_ML100K=1 runs them): skipped\n");
+        return;
+    }
+    const char *cands[] = ML100K_DIRS(env), *sep = "";
+    printf("MovieLens-100K not found (no readable u.data in ");
+    for (size_t k = 0; k < sizeof cands / sizeof cands[0]; k++)
+        if (cands[k]) {
+            printf("%s%s", sep, cands[k]);
+            sep = ", ";
+        }
+    printf("; set RECSCOPE_ML100K to the ml-100k folder): skipped\n");
 }
 
 /* ---- MovieLens-100K helpers ----------------------------------------------- */

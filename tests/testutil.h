@@ -18,6 +18,21 @@ char *tu_path(const char *dir, const char *name);
  * the project root), or NULL when absent or when RECSCOPE_ML100K is set
  * and empty. */
 const char *tu_ml100k(void);
+/* Prints (stdout) one line saying why tu_ml100k() is NULL: RECSCOPE_ML100K
+ * set and empty (make unit without UNIT_ML100K=1), or the folders it looked
+ * in and how to point RECSCOPE_ML100K at the data. */
+void tu_ml100k_skip_note(void);
+/* In a cmocka test that needs MovieLens-100K: when tu_ml100k() finds no
+ * folder, prints tu_ml100k_skip_note()'s line and skips the test (cmocka's
+ * skip(), which does not return). After it, tu_ml100k() and
+ * tu_ml100k_load() do not return NULL. */
+#define TU_REQUIRE_ML100K()                                                                        \
+    do {                                                                                           \
+        if (!tu_ml100k()) {                                                                        \
+            tu_ml100k_skip_note();                                                                 \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
 
 #endif
 
