@@ -1,4 +1,6 @@
-/* testutil.h - helpers for the cmocka unit tests: temp dirs and files. */
+/* testutil.h - helpers for the cmocka unit tests: temp dirs and files,
+ * finite-difference gradient checks, MovieLens-100K data and reference
+ * metrics. */
 #ifndef RS_TESTUTIL_H
 #define RS_TESTUTIL_H
 
@@ -33,6 +35,34 @@ void tu_ml100k_skip_note(void);
             skip();                                                                                \
         }                                                                                          \
     } while (0)
+
+/* ---- finite-difference gradient checks ---- */
+
+/* The scalar loss of a test case (float forward pass, double sum) at the
+ * current values of its tensors. It may use cmocka's assertions. */
+typedef double (*TuLossFn)(void *ctx);
+
+/* How tu_grad_check compares: central differences with step h, and per
+ * element |g_k - fd_k| <= atol' + rtol |fd_k|, where atol' = atol, or
+ * atol max(1, max_k |fd_k|) (per tensor) when atol_scaled. kink > 0: an
+ * element whose forward and backward one-sided differences disagree by
+ * more than kink (1 + |fd_k|) straddles a kink (ReLU's) and is not
+ * compared; at most 3% of the elements may. */
+typedef struct TuGradTol {
+    float h;
+    double atol, rtol;
+    int atol_scaled;
+    double kink;
+} TuGradTol;
+
+/* Checks the analytic gradient g (n) of loss(ctx) in w (n, a tensor the
+ * loss reads: each element is moved by +-h and restored) against central
+ * differences under tol; a non-finite element of w (an absent entry) is
+ * not moved, and its gradient must be 0 within atol. On a mismatch prints
+ * what[k], the analytic and the finite-difference value (stderr) and
+ * fails the calling cmocka test. */
+void tu_grad_check(const char *what, TuLossFn loss, void *ctx, float *w, size_t n, const float *g,
+                   const TuGradTol *tol);
 
 #endif
 
