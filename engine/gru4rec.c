@@ -930,10 +930,7 @@ static int gru4rec_similar(const RsModel *m, const RsMatrix *train, uint32_t ite
     const Gru4rec *g = gru_of(m, err);
     if (!g)
         return RS_EUSAGE;
-    if (item >= g->d.I)
-        return rs_err_set(err, RS_ENOTFOUND, "item %u out of range (%zu items)", item, g->d.I);
-    nn_similar_rows(g->w.Q, g->d.I, g->d.H, item, scores);
-    return RS_OK;
+    return nn_similar_items(g->w.Q, g->d.I, g->d.H, item, scores, err);
 }
 
 /* ---- save / load ------------------------------------------------------------------------------ */

@@ -937,10 +937,7 @@ static int neumf_similar(const RsModel *m, const RsMatrix *train, uint32_t item,
     const Neumf *n = neumf_of(m, err);
     if (!n)
         return RS_EUSAGE;
-    if (item >= n->d.I)
-        return rs_err_set(err, RS_ENOTFOUND, "item %u out of range (%zu items)", item, n->d.I);
-    nn_similar_rows(n->w.Qi, n->d.I, n->d.DE, item, scores);
-    return RS_OK;
+    return nn_similar_items(n->w.Qi, n->d.I, n->d.DE, item, scores, err);
 }
 
 /* ---- save / load ------------------------------------------------------------------------------ */

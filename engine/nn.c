@@ -565,3 +565,12 @@ void nn_similar_rows(const float *W, size_t R, size_t D, uint32_t row, float *sc
         scores[j] = isfinite(c) ? c : -INFINITY;
     }
 }
+
+int nn_similar_items(const float *W, size_t I, size_t D, uint32_t item, float *scores,
+                     RsErr *err)
+{
+    if (item >= I)
+        return rs_err_set(err, RS_ENOTFOUND, "item %u out of range (%zu items)", item, I);
+    nn_similar_rows(W, I, D, item, scores);
+    return RS_OK;
+}

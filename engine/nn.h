@@ -57,6 +57,10 @@ float nn_cosine(const float *a, const float *b, size_t D);
  * D floats), -INFINITY for the row itself and where undefined: the
  * "similar items" of an embedding table. */
 void nn_similar_rows(const float *W, size_t R, size_t D, uint32_t row, float *scores);
+/* nn_similar_rows for a model's similar hook: the item embedding table W
+ * (I rows of D floats); RS_ENOTFOUND when item >= I. Thread-safe. */
+int nn_similar_items(const float *W, size_t I, size_t D, uint32_t item, float *scores,
+                     RsErr *err);
 
 /* Early stopping on a validation metric (higher is better): the parameters
  * of the best epoch so far, kept as a copy of the block's w. */

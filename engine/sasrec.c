@@ -925,10 +925,7 @@ static int sas_similar(const RsModel *m, const RsMatrix *train, uint32_t item, f
     const Sasrec *s = sas_of(m, err);
     if (!s)
         return RS_EUSAGE;
-    if (item >= s->d.I)
-        return rs_err_set(err, RS_ENOTFOUND, "item %u out of range (%zu items)", item, s->d.I);
-    nn_similar_rows(s->w.M, s->d.I, s->d.C, item, scores);
-    return RS_OK;
+    return nn_similar_items(s->w.M, s->d.I, s->d.C, item, scores, err);
 }
 
 /* ---- save / load ------------------------------------------------------------------------------ */

@@ -561,11 +561,8 @@ static void test_cancel(void **state)
 static void test_ml100k_ndcg(void **state)
 {
     (void)state;
+    TU_REQUIRE_ML100K();
     RsMatrix *all = tu_ml100k_load("u.data");
-    if (!all) {
-        print_message("MovieLens-100K not found (set RECSCOPE_ML100K): skipped\n");
-        skip();
-    }
     RsMatrix *train, *test;
     tu_split_random(all, 0.2, 1, &train, &test);
     double t0 = now();

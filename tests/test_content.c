@@ -1026,11 +1026,8 @@ static double random_ndcg(const RsMatrix *train, const RsMatrix *test, size_t K)
 static void test_ml100k_quality(void **state)
 {
     (void)state;
+    TU_REQUIRE_ML100K();
     const char *dir = tu_ml100k();
-    if (!dir) {
-        printf("    MovieLens-100K not found (set RECSCOPE_ML100K): quality test skipped\n");
-        skip();
-    }
     clock_t t0 = clock();
     RsMatrix *all = tu_ml100k_load("u.data"), *train, *test;
     RsCatalog *cat = ml_catalog(dir);

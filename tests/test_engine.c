@@ -506,11 +506,8 @@ static void test_every_class_round_trip(void **state)
 static void test_pop_ml100k(void **state)
 {
     (void)state;
+    TU_REQUIRE_ML100K();
     RsMatrix *all = tu_ml100k_load("u.data");
-    if (!all) {
-        print_message("SKIP: MovieLens-100K not found\n");
-        skip();
-    }
     RsMatrix *train, *test;
     tu_split_random(all, 0.2, 42, &train, &test);
     RsModel *p = tu_fit(&model_pop, train, NULL, NULL, 0, 1);

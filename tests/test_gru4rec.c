@@ -42,17 +42,6 @@ static void fill_normal(float *w, size_t n, float std, RsRng *rng)
         w[k] = (float)(std * rng_normal(rng));
 }
 
-/* Per element |analytic - fd| <= atol + rtol |fd|. */
-static void expect_close(const char *what, const float *g, const double *fd, size_t n,
-                         double atol, double rtol)
-{
-    for (size_t k = 0; k < n; k++)
-        if (fabs(g[k] - fd[k]) > atol + rtol * fabs(fd[k])) {
-            fprintf(stderr, "%s[%zu]: analytic %g, fd %g\n", what, k, g[k], fd[k]);
-            fail();
-        }
-}
-
 /* ---- the GRU layer -------------------------------------------------------------------------- */
 
 enum { GT = 4, GB = 3, GD = 5, GH = 4 };
@@ -63,8 +52,9 @@ typedef struct GruCase {
     float c[GT * GB * GH]; /* the loss L = sum_t c_t . h_t */
 } GruCase;
 
-static double gru_loss(GruCase *gc)
+static double gru_loss(void *ctx)
 {
+    GruCase *gc = ctx;
     NnGruWeights w = {gc->Wx, gc->Wh, gc->bx, gc->bh};
     float hs[(GT + 1) * GB * GH], gates[GT * GB * 3 * GH], hn[GT * GB * GH],
         xg[GT * GB * 3 * GH];
@@ -74,20 +64,6 @@ static double gru_loss(GruCase *gc)
     for (size_t k = 0; k < GT * GB * GH; k++)
         L += (double)gc->c[k] * hs[GB * GH + k];
     return L;
-}
-
-static void fd_of(GruCase *gc, float *p, size_t n, double *fd)
-{
-    const float h = 1e-2f;
-    for (size_t k = 0; k < n; k++) {
-        float save = p[k];
-        p[k] = save + h;
-        double lp = gru_loss(gc);
-        p[k] = save - h;
-        double lm = gru_loss(gc);
-        p[k] = save;
-        fd[k] = (lp - lm) / (2.0 * h);
-    }
 }
 
 static void test_gru_layer(void **state)
@@ -132,47 +108,44 @@ static void test_gru_layer(void **state)
             gr[q][k] -= 1.0f;
     float *pr[] = {gc.Wx, gc.Wh, gc.bx, gc.bh, gc.x, gc.h0};
     const char *names[] = {"Wx", "Wh", "bx", "bh", "x", "h0"};
-    double fd[3 * GH * GD + GT * GB * GD];
+    const TuGradTol tol = {.h = 1e-2f, .atol = 2e-3, .rtol = 1e-2};
     for (size_t q = 0; q < 6; q++) {
         size_t n = q < 5 ? gn[q] : RS_ARRAY_LEN(gc.h0);
-        fd_of(&gc, pr[q], n, fd);
-        expect_close(names[q], q < 5 ? gr[q] : dhs, fd, n, 2e-3, 1e-2);
+        tu_grad_check(names[q], gru_loss, &gc, pr[q], n, q < 5 ? gr[q] : dhs, &tol);
     }
 }
 
 /* ---- BPR-max ------------------------------------------------------------------------------------ */
 
+enum { LB = 3, LC = 6 };
+typedef struct BprMaxCase {
+    float r[LB * LC]; /* (B, C): each row's positive score, then its negatives' */
+    float lambda;
+} BprMaxCase;
+
+static double bpr_max_loss(void *ctx)
+{
+    BprMaxCase *c = ctx;
+    return nn_bpr_max_forward(c->r, LB, LC, c->lambda);
+}
+
 static void test_losses(void **state)
 {
     (void)state;
-    enum { B = 3, C = 6 };
-    float r[B * C], dr[B * C];
-    double fd[B * C];
+    BprMaxCase c;
+    float *r = c.r, dr[LB * LC];
     RsRng rng;
     rng_seed(&rng, 9);
     for (int lam = 0; lam < 2; lam++) {
-        float lambda = lam ? 0.7f : 0.0f;
-        fill_normal(r, B * C, 1.5f, &rng);
-        r[1 * C + 3] = -INFINITY; /* an absent negative */
-        r[2 * C] = -6.0f;         /* a positive far below its negatives */
+        c.lambda = lam ? 0.7f : 0.0f;
+        fill_normal(r, LB * LC, 1.5f, &rng);
+        r[1 * LC + 3] = -INFINITY; /* an absent negative */
+        r[2 * LC] = -6.0f;         /* a positive far below its negatives */
         memset(dr, 0, sizeof dr);
-        nn_bpr_max_backward(dr, r, B, C, lambda, 1.0f);
-        const float h = 1e-2f;
-        for (size_t k = 0; k < B * C; k++) {
-            if (!isfinite(r[k])) {
-                fd[k] = 0;
-                continue;
-            }
-            float save = r[k];
-            r[k] = save + h;
-            double lp = nn_bpr_max_forward(r, B, C, lambda);
-            r[k] = save - h;
-            double lm = nn_bpr_max_forward(r, B, C, lambda);
-            r[k] = save;
-            fd[k] = (lp - lm) / (2.0 * h);
-        }
-        expect_close("bpr-max", dr, fd, B * C, 1e-3, 1e-2);
-        assert_true(dr[1 * C + 3] == 0.0f);
+        nn_bpr_max_backward(dr, r, LB, LC, c.lambda, 1.0f);
+        const TuGradTol tol = {.h = 1e-2f, .atol = 1e-3, .rtol = 1e-2};
+        tu_grad_check("bpr-max", bpr_max_loss, &c, r, LB * LC, dr, &tol);
+        assert_true(dr[1 * LC + 3] == 0.0f);
     }
     /* the fused float softmax against the double two-pass reference */
     enum { SB = 4, SC = 7 };
@@ -233,6 +206,21 @@ static RsMatrix *synth_walks(size_t U, size_t I, size_t n, double p_jump, uint64
  * Central differences with h = 1e-2 on the float forward pass (loss in
  * double): the network is smooth (no kinks); per element |analytic - fd|
  * <= atol + 2e-2 |fd|, atol = 2e-3 max(1, max |fd|). */
+typedef struct NetCase {
+    RsModel *m;
+    const uint32_t *const *seqs;
+    const size_t *lens;
+    const uint32_t *neg;
+} NetCase;
+
+static double net_loss(void *ctx)
+{
+    NetCase *c = ctx;
+    double l;
+    assert_int_equal(gru4rec_debug_grad(c->m, c->seqs, c->lens, 3, c->neg, 4, NULL, &l), 0);
+    return l;
+}
+
 static void check_network(const char *loss, int tied)
 {
     RsMatrix *t = synth_walks(5, 9, 4, 0.2, 11);
@@ -249,23 +237,13 @@ static void check_network(const char *loss, int tied)
     size_t lens[3] = {5, 3, 2};
     uint32_t neg[4] = {6, 1, 8, 3}; /* 1 and 8 collide with some targets */
     float *g = malloc(n * sizeof *g);
-    double *fd = malloc(n * sizeof *fd), loss0, lp, lm, mx = 0;
+    double loss0;
     assert_int_equal(gru4rec_debug_grad(m, seqs, lens, 3, neg, 4, g, &loss0), 0);
     assert_true(isfinite(loss0) && loss0 > 0);
-    const float h = 1e-2f;
-    for (size_t k = 0; k < n; k++) {
-        float save = w[k];
-        w[k] = save + h;
-        assert_int_equal(gru4rec_debug_grad(m, seqs, lens, 3, neg, 4, NULL, &lp), 0);
-        w[k] = save - h;
-        assert_int_equal(gru4rec_debug_grad(m, seqs, lens, 3, neg, 4, NULL, &lm), 0);
-        w[k] = save;
-        fd[k] = (lp - lm) / (2.0 * h);
-        mx = fabs(fd[k]) > mx ? fabs(fd[k]) : mx;
-    }
-    expect_close(loss, g, fd, n, 2e-3 * (mx > 1 ? mx : 1), 2e-2);
+    NetCase c = {m, seqs, lens, neg};
+    const TuGradTol tol = {.h = 1e-2f, .atol = 2e-3, .rtol = 2e-2, .atol_scaled = 1};
+    tu_grad_check(loss, net_loss, &c, w, n, g, &tol);
     free(g);
-    free(fd);
     model_free(m);
     rs_matrix_free(t);
 }
@@ -494,12 +472,8 @@ static void test_cancel_valid(void **state)
 static void test_ml100k_quality(void **state)
 {
     (void)state;
+    TU_REQUIRE_ML100K();
     RsMatrix *all = tu_ml100k_load("u.data");
-    if (!all) {
-        fprintf(stderr, "ML-100K not found ($RECSCOPE_ML100K or ../shared/datasets/ml-100k): "
-                        "quality test skipped\n");
-        skip();
-    }
     /* leave the last interaction by time out; no validation part, so the
      * history the model reads at test time ends right before the test item */
     RsMatrix *train, *test;

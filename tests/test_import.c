@@ -698,12 +698,8 @@ static void test_line_numbers_multiline(void **state)
 static void test_ml100k_real(void **state)
 {
     Fx *fx = *state;
+    TU_REQUIRE_ML100K();
     const char *ml = tu_ml100k();
-    if (!ml) {
-        print_message("SKIP: MovieLens-100K not found (set RECSCOPE_ML100K or provide "
-                      "../shared/datasets/ml-100k)\n");
-        skip();
-    }
     ImportOptions o;
     import_options_default(&o);
     ImportReport rep;

@@ -925,11 +925,8 @@ static double now_s(void)
 static void test_ml100k_topn(void **state)
 {
     (void)state;
+    TU_REQUIRE_ML100K();
     RsMatrix *all = tu_ml100k_load("u.data"), *tr, *te;
-    if (!all) {
-        print_message("ML-100K not found (set RECSCOPE_ML100K): skipped\n");
-        skip();
-    }
     tu_split_random(all, 0.2, 42, &tr, &te);
     rs_matrix_free(all);
 
@@ -956,13 +953,8 @@ static void test_ml100k_topn(void **state)
 static void test_ml100k_rmse(void **state)
 {
     (void)state;
+    TU_REQUIRE_ML100K();
     RsMatrix *tr = tu_ml100k_load("u1.base"), *te = tu_ml100k_load("u1.test");
-    if (!tr || !te) {
-        rs_matrix_free(tr);
-        rs_matrix_free(te);
-        print_message("ML-100K not found (set RECSCOPE_ML100K): skipped\n");
-        skip();
-    }
     RsModel *m = tu_fit(&model_itemknn, tr, NULL, NULL, 0, 1);
     double rmse = tu_rmse(m, tr, te);
     print_message("ItemKNN (defaults) u1 RMSE = %.4f\n", rmse);

@@ -854,23 +854,14 @@ static RsModel *fit_ml(const ModelClass *cls, const RsMatrix *train, uint64_t se
     return m;
 }
 
-static RsMatrix *ml_or_skip(const char *name)
-{
-    RsMatrix *m = tu_ml100k_load(name);
-    if (!m) {
-        print_message("MovieLens-100K not found (set RECSCOPE_ML100K): skipped\n");
-        skip();
-    }
-    return m;
-}
-
 /* 5-fold cross-validation as Surprise's KFold does it: all ratings
  * shuffled with a seed, cut into 5 equal folds, each the test set once.
  * Surprise's published SVD: 0.934 mean RMSE. */
 static void test_ml100k_mf_cv(void **state)
 {
     (void)state;
-    RsMatrix *all = ml_or_skip("u.data");
+    TU_REQUIRE_ML100K();
+    RsMatrix *all = tu_ml100k_load("u.data");
     size_t n = all->NNZ, *perm = malloc(n * sizeof *perm);
     uint8_t *part = malloc(n);
     RsRng rng;
@@ -913,7 +904,8 @@ static void test_ml100k_mf_cv(void **state)
 static void test_ml100k_mf_u1(void **state)
 {
     (void)state;
-    RsMatrix *train = ml_or_skip("u1.base"), *test = tu_ml100k_load("u1.test");
+    TU_REQUIRE_ML100K();
+    RsMatrix *train = tu_ml100k_load("u1.base"), *test = tu_ml100k_load("u1.test");
     double t0 = now_s();
     RsModel *m = fit_ml(&model_mf, train, 1);
     double fit_s = now_s() - t0, r = tu_rmse(m, train, test);
@@ -933,7 +925,8 @@ static void test_ml100k_mf_u1(void **state)
 static void test_ml100k_bpr_ndcg(void **state)
 {
     (void)state;
-    RsMatrix *all = ml_or_skip("u.data"), *train, *test;
+    TU_REQUIRE_ML100K();
+    RsMatrix *all = tu_ml100k_load("u.data"), *train, *test;
     tu_split_random(all, 0.2, 1, &train, &test);
     double t0 = now_s();
     RsModel *m = fit_ml(&model_bpr, train, 1);

@@ -26,12 +26,10 @@
 
 #include "nn.h"
 #include "rng.h"
+#include "testutil.h"
 
-#define FD_H 1e-2f
-#define FD_RTOL 2e-2
-#define FD_ATOL 5e-3
-
-typedef double (*LossFn)(void *ctx);
+/* the tolerance rule above */
+static const TuGradTol FD_TOL = {.h = 1e-2f, .atol = 5e-3, .rtol = 2e-2, .atol_scaled = 1};
 
 static void fill(float *x, size_t n, float std, RsRng *r)
 {
@@ -54,31 +52,6 @@ static double dotR(const float *out, const float *R, size_t n)
     for (size_t k = 0; k < n; k++)
         s += (double)out[k] * R[k];
     return s;
-}
-
-/* Checks g (n) against the central differences of f in x (n). */
-static void check_grad(const char *name, LossFn f, void *ctx, float *x, const float *g, size_t n)
-{
-    double *fd = malloc(n * sizeof *fd), mx = 0;
-    assert_non_null(fd);
-    for (size_t k = 0; k < n; k++) {
-        float save = x[k];
-        x[k] = save + FD_H;
-        double lp = f(ctx);
-        x[k] = save - FD_H;
-        double lm = f(ctx);
-        x[k] = save;
-        fd[k] = (lp - lm) / (2.0 * FD_H);
-        mx = fabs(fd[k]) > mx ? fabs(fd[k]) : mx;
-    }
-    double atol = FD_ATOL * (mx > 1 ? mx : 1);
-    for (size_t k = 0; k < n; k++) {
-        if (fabs(g[k] - fd[k]) > atol + FD_RTOL * fabs(fd[k])) {
-            fprintf(stderr, "%s[%zu]: analytic %g, finite difference %g\n", name, k, g[k], fd[k]);
-            fail();
-        }
-    }
-    free(fd);
 }
 
 /* ---- dense ---------------------------------------------------------------------- */
@@ -121,9 +94,9 @@ static void test_dense(void **state)
         assert_true(fabsf(dw[k] - dw2[k]) <= 1e-5f * (1 + fabsf(dw2[k])));
     for (size_t k = 0; k < DOUT; k++)
         assert_true(fabsf(db[k] - db2[k]) <= 1e-5f * (1 + fabsf(db2[k])));
-    check_grad("dense.in", dense_loss, &d, d.in, din, DB * DIN);
-    check_grad("dense.w", dense_loss, &d, d.w, dw, DOUT * DIN);
-    check_grad("dense.b", dense_loss, &d, d.b, db, DOUT);
+    tu_grad_check("dense.in", dense_loss, &d, d.in, DB * DIN, din, &FD_TOL);
+    tu_grad_check("dense.w", dense_loss, &d, d.w, DOUT * DIN, dw, &FD_TOL);
+    tu_grad_check("dense.b", dense_loss, &d, d.b, DOUT, db, &FD_TOL);
     /* accumulation: a second backward doubles the gradients */
     nn_dense_backward(din, dw, db, d.R, d.in, d.w, DB, DIN, DOUT);
     for (size_t k = 0; k < DOUT; k++)
@@ -200,9 +173,9 @@ static void test_elementwise(void **state)
         case 4: nn_mul_backward(dx, db, e.R, e.x, e.b, EN); break;
         default: nn_dropout_backward(dx, e.R, e.mask, EN); break;
         }
-        check_grad(names[kind], ew_loss, &e, e.x, dx, EN);
+        tu_grad_check(names[kind], ew_loss, &e, e.x, EN, dx, &FD_TOL);
         if (kind == 4)
-            check_grad("mul.b", ew_loss, &e, e.b, db, EN);
+            tu_grad_check("mul.b", ew_loss, &e, e.b, EN, db, &FD_TOL);
     }
 }
 
@@ -262,9 +235,9 @@ static void test_layernorm(void **state)
     ln_loss(&l);
     float dx[LB * LC] = {0}, dw[LC] = {0}, db[LC] = {0};
     nn_layernorm_backward(dx, dw, db, l.R, l.x, l.w, l.mean, l.rstd, LB, LC);
-    check_grad("layernorm.x", ln_loss, &l, l.x, dx, LB * LC);
-    check_grad("layernorm.w", ln_loss, &l, l.w, dw, LC);
-    check_grad("layernorm.b", ln_loss, &l, l.b, db, LC);
+    tu_grad_check("layernorm.x", ln_loss, &l, l.x, LB * LC, dx, &FD_TOL);
+    tu_grad_check("layernorm.w", ln_loss, &l, l.w, LC, dw, &FD_TOL);
+    tu_grad_check("layernorm.b", ln_loss, &l, l.b, LC, db, &FD_TOL);
 }
 
 /* ---- embeddings ------------------------------------------------------------------------- */
@@ -292,7 +265,7 @@ static void test_embedding(void **state)
     fill(e.R, EB * ED, 1, &r);
     float dW[ER * ED] = {0}, dS[ER * ED] = {0};
     nn_embedding_backward_dense(dW, e.R, e.idx, EB, ED);
-    check_grad("embedding.W", emb_loss, &e, e.W, dW, ER * ED);
+    tu_grad_check("embedding.W", emb_loss, &e, e.W, ER * ED, dW, &FD_TOL);
     NnSparseGrad s;
     RsErr err;
     assert_int_equal(nn_sparse_init(&s, ER, ED, EB, &err), RS_OK);
@@ -344,16 +317,16 @@ static void test_losses(void **state)
     float dz[LN] = {0}, dn[LN] = {0};
     l.kind = 0;
     nn_bce_logits_backward(dz, l.z, l.y, LN, 1);
-    check_grad("bce.z", loss_loss, &l, l.z, dz, LN);
+    tu_grad_check("bce.z", loss_loss, &l, l.z, LN, dz, &FD_TOL);
     l.kind = 1;
     memset(dz, 0, sizeof dz);
     nn_sampled_softmax_backward(dz, l.z, SB, SC - 1, 1);
-    check_grad("sampled_softmax.z", loss_loss, &l, l.z, dz, LN);
+    tu_grad_check("sampled_softmax.z", loss_loss, &l, l.z, LN, dz, &FD_TOL);
     l.kind = 2;
     memset(dz, 0, sizeof dz);
     nn_bpr_backward(dz, dn, l.z, l.neg, LN, 1);
-    check_grad("bpr.pos", loss_loss, &l, l.z, dz, LN);
-    check_grad("bpr.neg", loss_loss, &l, l.neg, dn, LN);
+    tu_grad_check("bpr.pos", loss_loss, &l, l.z, LN, dz, &FD_TOL);
+    tu_grad_check("bpr.neg", loss_loss, &l, l.neg, LN, dn, &FD_TOL);
     /* numerically stable at extreme logits */
     float big[2] = {200, -200}, yb[2] = {1, 0};
     assert_true(nn_bce_logits_forward(big, yb, 2) < 1e-30);

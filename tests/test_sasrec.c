@@ -35,44 +35,12 @@ static void fill(float *x, size_t n, float scale, RsRng *rng)
 }
 
 /* ---- finite differences ----------------------------------------------------------------------
- * loss(ctx) is evaluated in float with a double sum; each element of
- * w[0..n) is moved by +-h and the central difference compared with the
- * analytic gradient g: |g - fd| <= atol + rtol |fd|, atol = 1e-3 max(1,
- * max |fd|). Elements whose one-sided differences disagree (a ReLU kink
- * within h) are skipped; at most 3% may be. */
-typedef double (*LossFn)(void *ctx);
-
-static void fd_check(const char *what, LossFn loss, void *ctx, float *w, size_t n, const float *g,
-                     float h, double rtol)
+ * the loss is evaluated in float with a double sum; |g - fd| <= atol +
+ * rtol |fd|, atol = 1e-3 max(1, max |fd|); elements whose one-sided
+ * differences disagree (a ReLU kink within h) are skipped, at most 3%. */
+static TuGradTol fd_tol(float h, double rtol)
 {
-    double *fd = malloc(n * sizeof *fd), l0 = loss(ctx), mx = 0;
-    uint8_t *kink = calloc(n, 1);
-    size_t nkink = 0;
-    for (size_t k = 0; k < n; k++) {
-        float save = w[k];
-        w[k] = save + h;
-        double lp = loss(ctx);
-        w[k] = save - h;
-        double lm = loss(ctx);
-        w[k] = save;
-        fd[k] = (lp - lm) / (2.0 * h);
-        kink[k] = fabs((lp - l0) - (l0 - lm)) / h > 2e-2 * (1 + fabs(fd[k]));
-        nkink += kink[k];
-        mx = fabs(fd[k]) > mx ? fabs(fd[k]) : mx;
-    }
-    double atol = 1e-3 * (mx > 1 ? mx : 1);
-    for (size_t k = 0; k < n; k++)
-        if (!kink[k] && fabs(g[k] - fd[k]) > atol + rtol * fabs(fd[k])) {
-            fprintf(stderr, "%s [%zu]: analytic %g, finite difference %g\n", what, k, g[k],
-                    fd[k]);
-            fail();
-        }
-    if (nkink * 100 > 3 * n) {
-        fprintf(stderr, "%s: %zu of %zu elements at a kink\n", what, nkink, n);
-        fail();
-    }
-    free(fd);
-    free(kink);
+    return (TuGradTol){.h = h, .atol = 1e-3, .rtol = rtol, .atol_scaled = 1, .kink = 2e-2};
 }
 
 /* ---- attention: sgemm against naive, masks ------------------------------------------------ */
@@ -169,13 +137,13 @@ static void test_attn_gradients(void **state)
     nn_mha_backward(dxp, dwqkv, dbqkv, dwo, dbo, dqkv, dy, scratch, c.r, c.xp, c.qkv, c.y, c.att,
                     c.wqkv, c.wo, AN, AT, AC, AH);
     nn_posemb_backward(dx, dpos, dxp, AN, AT, AC);
-    const float h = 1e-2f;
-    fd_check("x", mha_loss, &c, c.x, RS_ARRAY_LEN(c.x), dx, h, 1e-2);
-    fd_check("pos", mha_loss, &c, c.pos, RS_ARRAY_LEN(c.pos), dpos, h, 1e-2);
-    fd_check("wqkv", mha_loss, &c, c.wqkv, RS_ARRAY_LEN(c.wqkv), dwqkv, h, 1e-2);
-    fd_check("bqkv", mha_loss, &c, c.bqkv, RS_ARRAY_LEN(c.bqkv), dbqkv, h, 1e-2);
-    fd_check("wo", mha_loss, &c, c.wo, RS_ARRAY_LEN(c.wo), dwo, h, 1e-2);
-    fd_check("bo", mha_loss, &c, c.bo, RS_ARRAY_LEN(c.bo), dbo, h, 1e-2);
+    const TuGradTol tol = fd_tol(1e-2f, 1e-2);
+    tu_grad_check("x", mha_loss, &c, c.x, RS_ARRAY_LEN(c.x), dx, &tol);
+    tu_grad_check("pos", mha_loss, &c, c.pos, RS_ARRAY_LEN(c.pos), dpos, &tol);
+    tu_grad_check("wqkv", mha_loss, &c, c.wqkv, RS_ARRAY_LEN(c.wqkv), dwqkv, &tol);
+    tu_grad_check("bqkv", mha_loss, &c, c.bqkv, RS_ARRAY_LEN(c.bqkv), dbqkv, &tol);
+    tu_grad_check("wo", mha_loss, &c, c.wo, RS_ARRAY_LEN(c.wo), dwo, &tol);
+    tu_grad_check("bo", mha_loss, &c, c.bo, RS_ARRAY_LEN(c.bo), dbo, &tol);
 }
 
 /* ---- the transformer block: gradients ---------------------------------------------------------- */
@@ -233,9 +201,9 @@ static void test_tblock_gradients(void **state)
     nn_tblock_bind(&gv, g, AC, BF);
     block_loss(&c);
     nn_tblock_backward(dx, &gv, scr, c.r, c.x, &c.a, &c.v, AN, AT, AC, BF, AH);
-    const float h = 2e-3f;
-    fd_check("block input", block_loss, &c, c.x, R * AC, dx, h, 2e-2);
-    fd_check("block params", block_loss, &c, c.w, P, g, h, 2e-2);
+    const TuGradTol tol = fd_tol(2e-3f, 2e-2);
+    tu_grad_check("block input", block_loss, &c, c.x, R * AC, dx, &tol);
+    tu_grad_check("block params", block_loss, &c, c.w, P, g, &tol);
     /* dropout: the same streams give the same masks and outputs */
     RsRng s1[AN], s2[AN];
     for (size_t n = 0; n < AN; n++) {
@@ -319,7 +287,8 @@ static void test_network_gradient(void **state)
     double loss;
     assert_int_equal(sasrec_debug_grad(c.m, in, pos, neg, 2, g, &loss), 0);
     assert_true(isfinite(loss) && loss > 0);
-    fd_check("sasrec", net_loss, &c, w, n, g, 2e-3f, 3e-2);
+    const TuGradTol tol = fd_tol(2e-3f, 3e-2);
+    tu_grad_check("sasrec", net_loss, &c, w, n, g, &tol);
     free(g);
     model_free(c.m);
     rs_matrix_free(t);
@@ -596,12 +565,8 @@ static void test_early_stopping(void **state)
 static void test_ml100k_quality(void **state)
 {
     (void)state;
+    TU_REQUIRE_ML100K();
     RsMatrix *all = tu_ml100k_load("u.data");
-    if (!all) {
-        fprintf(stderr, "ML-100K not found ($RECSCOPE_ML100K or ../shared/datasets/ml-100k): "
-                        "quality test skipped\n");
-        skip();
-    }
     /* leave-last-out by time; no validation part, so that the input
      * sequence at test time is every training item up to the test item */
     RsMatrix *train, *test;

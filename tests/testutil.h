@@ -1,4 +1,6 @@
-/* testutil.h - helpers for the cmocka unit tests: temp dirs and files. */
+/* testutil.h - helpers for the cmocka unit tests: temp dirs and files,
+ * finite-difference gradient checks, MovieLens-100K data and reference
+ * metrics. */
 #ifndef RS_TESTUTIL_H
 #define RS_TESTUTIL_H
 
@@ -18,6 +20,49 @@ char *tu_path(const char *dir, const char *name);
  * the project root), or NULL when absent or when RECSCOPE_ML100K is set
  * and empty. */
 const char *tu_ml100k(void);
+/* Prints (stdout) one line saying why tu_ml100k() is NULL: RECSCOPE_ML100K
+ * set and empty (make unit without UNIT_ML100K=1), or the folders it looked
+ * in and how to point RECSCOPE_ML100K at the data. */
+void tu_ml100k_skip_note(void);
+/* In a cmocka test that needs MovieLens-100K: when tu_ml100k() finds no
+ * folder, prints tu_ml100k_skip_note()'s line and skips the test (cmocka's
+ * skip(), which does not return). After it, tu_ml100k() and
+ * tu_ml100k_load() do not return NULL. */
+#define TU_REQUIRE_ML100K()                                                                        \
+    do {                                                                                           \
+        if (!tu_ml100k()) {                                                                        \
+            tu_ml100k_skip_note();                                                                 \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* ---- finite-difference gradient checks ---- */
+
+/* The scalar loss of a test case (float forward pass, double sum) at the
+ * current values of its tensors. It may use cmocka's assertions. */
+typedef double (*TuLossFn)(void *ctx);
+
+/* How tu_grad_check compares: central differences with step h, and per
+ * element |g_k - fd_k| <= atol' + rtol |fd_k|, where atol' = atol, or
+ * atol max(1, max_k |fd_k|) (per tensor) when atol_scaled. kink > 0: an
+ * element whose forward and backward one-sided differences disagree by
+ * more than kink (1 + |fd_k|) straddles a kink (ReLU's) and is not
+ * compared; at most 3% of the elements may. */
+typedef struct TuGradTol {
+    float h;
+    double atol, rtol;
+    int atol_scaled;
+    double kink;
+} TuGradTol;
+
+/* Checks the analytic gradient g (n) of loss(ctx) in w (n, a tensor the
+ * loss reads: each element is moved by +-h and restored) against central
+ * differences under tol; a non-finite element of w (an absent entry) is
+ * not moved, and its gradient must be 0 within atol. On a mismatch prints
+ * what[k], the analytic and the finite-difference value (stderr) and
+ * fails the calling cmocka test. */
+void tu_grad_check(const char *what, TuLossFn loss, void *ctx, float *w, size_t n, const float *g,
+                   const TuGradTol *tol);
 
 #endif
 
