@@ -709,12 +709,7 @@ static int gru4rec_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     for (int e = 1; e <= epochs; e++) {
         RsRng rng;
         rng_seed(&rng, rng_stream(m->seed, (uint64_t)e, 0));
-        for (size_t k = nwin; k > 1; k--) { /* Fisher-Yates over the windows */
-            size_t j = (size_t)rng_below(&rng, k);
-            GruWindow tmp = win[k - 1];
-            win[k - 1] = win[j];
-            win[j] = tmp;
-        }
+        rng_shuffle(&rng, win, nwin, sizeof *win);
         ep.epoch = e;
         rs_parallel_for(nparts, (int)nparts, 1, gru_epoch_part, &ep);
         double loss = 0;

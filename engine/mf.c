@@ -475,15 +475,6 @@ typedef struct MfRating {
     float r;
 } MfRating;
 
-static void mf_shuffle(MfRating *x, size_t n, RsRng *rng)
-{
-    for (size_t k = n; k > 1; k--) {
-        size_t j = (size_t)rng_below(rng, k);
-        MfRating t = x[k - 1];
-        x[k - 1] = x[j];
-        x[j] = t;
-    }
-}
 
 /* One sub-epoch: the T blocks (t, (t + s) mod T) of x, one per thread t (see
  * the file comment). */
@@ -510,7 +501,8 @@ static void mf_epoch_part(void *ctx, size_t begin, size_t end, int tid)
         if (ep->T > 1) { /* one seeded stream per (epoch, block) */
             RsRng rng;
             rng_seed(&rng, fm_stream_seed(ep->seed, ep->epoch, b));
-            mf_shuffle(ep->x + ep->boff[b], ep->boff[b + 1] - ep->boff[b], &rng);
+            rng_shuffle(&rng, ep->x + ep->boff[b], ep->boff[b + 1] - ep->boff[b],
+                        sizeof *ep->x);
         }
         for (size_t k = ep->boff[b]; k < ep->boff[b + 1]; k++) {
             if ((k & 8191) == 0 && fm_cancelled(ep->cancel))
@@ -669,7 +661,7 @@ static int mf_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     MfEpoch ep = {f, x, boff, T, 0, m->seed, 0, lr, reg, sse, ctx->cancel};
     for (int e = 1; e <= epochs; e++) {
         if (T == 1)
-            mf_shuffle(x, n, &rng);
+            rng_shuffle(&rng, x, n, sizeof *x);
         ep.epoch = (uint64_t)e;
         memset(sse, 0, T * sizeof *sse);
         for (ep.s = 0; ep.s < T; ep.s++)

@@ -2,6 +2,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include <string.h>
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -65,4 +66,19 @@ uint64_t rng_stream(uint64_t seed, uint64_t a, uint64_t b)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+void rng_shuffle(RsRng *r, void *base, size_t n, size_t size)
+{
+    unsigned char *b = base, tmp[64];
+    for (size_t k = n; k > 1; k--) {
+        size_t j = (size_t)rng_below(r, k);
+        unsigned char *x = b + (k - 1) * size, *y = b + j * size;
+        for (size_t o = 0; o < size; o += sizeof tmp) { /* in chunks: any size */
+            size_t c = size - o < sizeof tmp ? size - o : sizeof tmp;
+            memcpy(tmp, x + o, c);
+            memcpy(x + o, y + o, c);
+            memcpy(y + o, tmp, c);
+        }
+    }
 }

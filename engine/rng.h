@@ -6,6 +6,7 @@
 #ifndef RS_RNG_H
 #define RS_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct RsRng {
@@ -20,6 +21,9 @@ uint64_t rng_below(RsRng *r, uint64_t n);
 double rng_uniform(RsRng *r);
 /* Standard normal deviate (Box-Muller, no cached second value). */
 double rng_normal(RsRng *r);
+/* Shuffles the n elements of size bytes at base in place (Fisher-Yates,
+ * from the last element down: rng_below(r, k) for k = n .. 2). */
+void rng_shuffle(RsRng *r, void *base, size_t n, size_t size);
 
 /* The seed of an independent stream for (seed, a, b), e.g. (model seed,
  * epoch, part) or (seed, purpose, user): splitmix64's finaliser of a mix

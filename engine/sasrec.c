@@ -630,15 +630,6 @@ static void sas_fit_done(SasFit *f)
     sas_free(f->s);
 }
 
-static void sas_shuffle(uint32_t *a, size_t n, RsRng *rng)
-{
-    for (size_t k = n; k > 1; k--) {
-        size_t j = (size_t)rng_below(rng, k);
-        uint32_t x = a[k - 1];
-        a[k - 1] = a[j];
-        a[j] = x;
-    }
-}
 
 /* One epoch of mini-batches over order[0..nu); *loss gets the mean per
  * valid slot. RS_ECANCEL when *cancel is set between batches. */
@@ -738,7 +729,7 @@ static int sas_fit(RsModel *m, const FitContext *ctx, RsErr *err)
     for (int e = 1; e <= epochs; e++) {
         RsRng rng;
         rng_seed(&rng, rng_stream(m->seed, (uint64_t)e, UINT32_MAX));
-        sas_shuffle(f.order, nu, &rng);
+        rng_shuffle(&rng, f.order, nu, sizeof *f.order);
         ep.epoch = e;
         FitProgress pr = {.phase = "epoch", .epoch = e, .epochs = epochs,
                           .fraction = (double)e / epochs, .valid = NAN,

@@ -24,15 +24,6 @@ const char *split_method_name(SplitMethod m)
     return (size_t)m < RS_ARRAY_LEN(method_names) ? method_names[m] : "?";
 }
 
-static void shuffle(size_t *v, size_t n, RsRng *r)
-{
-    for (size_t k = n; k > 1; k--) { /* Fisher-Yates */
-        size_t j = (size_t)rng_below(r, k);
-        size_t t = v[k - 1];
-        v[k - 1] = v[j];
-        v[j] = t;
-    }
-}
 
 /* Marks round(frac * n) random positions of each user's entries whose part
  * is `from` as `to`; at least one when frac > 0 and two or more are there.
@@ -54,7 +45,7 @@ static int holdout(const RsMatrix *m, double frac, uint64_t seed, uint8_t from, 
                 idx[n++] = k;
         RsRng r;
         rng_seed(&r, seed ^ (0x9E3779B97F4A7C15ull * (u + 1)));
-        shuffle(idx, n, &r);
+        rng_shuffle(&r, idx, n, sizeof *idx);
         size_t nt = (size_t)floor(frac * (double)n + 0.5);
         if (nt == 0 && frac > 0 && n >= 2)
             nt = 1;
@@ -195,7 +186,7 @@ int split_kfold(const RsMatrix *m, int k, uint64_t seed, uint8_t *fold, RsErr *e
         idx[j] = j;
     RsRng r;
     rng_seed(&r, seed);
-    shuffle(idx, m->NNZ, &r);
+    rng_shuffle(&r, idx, m->NNZ, sizeof *idx);
     /* fold f gets positions [f*n/k, (f+1)*n/k) of the shuffled order */
     for (int f = 0; f < k; f++) {
         size_t b = (size_t)f * m->NNZ / (size_t)k, e = (size_t)(f + 1) * m->NNZ / (size_t)k;
