@@ -520,9 +520,49 @@ static void test_pop_ml100k(void **state)
     rs_matrix_free(all);
 }
 
+/* rng_shuffle is a permutation, the same one whatever the element size
+ * (chunked swaps past 64 bytes included), and the textbook Fisher-Yates. */
+static void test_rng_shuffle(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    typedef struct Big { uint32_t id; unsigned char pad[96]; } Big;
+    uint32_t a[N], ref[N];
+    static Big big[N];
+    for (uint32_t k = 0; k < N; k++) {
+        a[k] = ref[k] = k;
+        big[k].id = k;
+        memset(big[k].pad, (int)(k & 0xff), sizeof big[k].pad);
+    }
+    RsRng r1, r2, r3;
+    rng_seed(&r1, 11);
+    rng_seed(&r2, 11);
+    rng_seed(&r3, 11);
+    rng_shuffle(&r1, a, N, sizeof *a);
+    rng_shuffle(&r2, big, N, sizeof *big);
+    for (size_t k = N; k > 1; k--) { /* the definition, written out */
+        size_t j = (size_t)rng_below(&r3, k);
+        uint32_t t = ref[k - 1];
+        ref[k - 1] = ref[j];
+        ref[j] = t;
+    }
+    int seen[N] = {0}, moved = 0;
+    for (size_t k = 0; k < N; k++) {
+        assert_int_equal(a[k], ref[k]);
+        assert_int_equal(big[k].id, a[k]);
+        assert_int_equal(big[k].pad[95], a[k] & 0xff);
+        seen[a[k]]++;
+        moved += a[k] != k;
+    }
+    for (size_t k = 0; k < N; k++)
+        assert_int_equal(seen[k], 1);
+    assert_true(moved > N / 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rng_shuffle),
         cmocka_unit_test(test_matrix_build),
         cmocka_unit_test(test_matrix_from_csr),
         cmocka_unit_test(test_seqs),
