@@ -383,9 +383,11 @@ static int start_half(Importer *im, CsvReader *r, const RowSpec *sp, Half *h, pt
     stage_init(&h->im.st);
     h->like = r;
     h->at = at;
-    if (pthread_create(tid, NULL, half_main, h))
+    csvr_set_end(r, at); /* before the thread starts: it reads r's settings */
+    if (pthread_create(tid, NULL, half_main, h)) {
+        csvr_set_end(r, -1);
         return 0;
-    csvr_set_end(r, at);
+    }
     return 1;
 }
 
