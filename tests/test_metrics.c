@@ -150,10 +150,10 @@ static void test_auc(void **state)
     float a[40], b[200];
     for (int t = 0; t < 500; t++) {
         size_t na = 1 + (size_t)rng_below(&r, 40), nb = 1 + (size_t)rng_below(&r, 200);
-        for (size_t k = 0; k < na; k++)
-            a[k] = (float)rng_below(&r, 8);
+        for (size_t k = 0; k < na; k++) /* NaN counts as -inf */
+            a[k] = k % 13 == 5 ? NAN : (float)rng_below(&r, 8);
         for (size_t k = 0; k < nb; k++)
-            b[k] = k % 17 == 0 ? -INFINITY : (float)rng_below(&r, 8);
+            b[k] = k % 17 == 0 ? -INFINITY : k % 23 == 7 ? NAN : (float)rng_below(&r, 8);
         double naive = metric_auc_naive(a, na, b, nb);
         assert_near(metric_auc(a, na, b, nb), naive, 1e-15);
     }
