@@ -37,6 +37,7 @@ row() { # NAME SIZE RS REF (seconds; REF may be -)
 }
 note() { printf '| %-40s | %-12s | %s |\n' "$1" "$2" "$3"; }
 have_py() { [ -x "$PY" ] && "$PY" -c 'import numpy, scipy' 2>/dev/null; }
+have_torch() { [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; }
 
 echo "recscope benchmarks: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), medians of $RUNS runs"
 echo "ratio = reference time / recscope time (above 1: recscope is faster)"
@@ -103,6 +104,13 @@ if "$BIN" train --list | grep -q '^bpr '; then
     model bpr
     row "BPR-MF 64 factors, default epochs" "$N" "$(cat "$T/fit")" -
     details BPR
+    model bpr epochs=5
+    bref=-
+    if have_torch; then
+        bref=$("$PY" "$(dirname "$0")/ref_models.py" bpr "$T/data/interactions.csv" epochs=5 \
+            threads="$(nproc)" runs=$RUNS 2>/dev/null | sed -n 's/^median \(.*\) s/\1/p')
+    fi
+    row "BPR-MF 5 epochs (ref: PyTorch SGD, batch 1024)" "$N" "$(cat "$T/fit")" "${bref:--}"
 fi
 # EASE on a 10,000-item catalogue
 "$BIN" generate "$T/d10k" --users 5000 --items 10000 --interactions 500000 --seed 2 -q
@@ -147,7 +155,6 @@ epoch_rows() { # TITLE RSFILE REFFILE
     done
 }
 ML_DIR=${ML:-${RECSCOPE_ML100K:-../shared/datasets/ml-100k}}
-have_torch() { [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; }
 deep_bench() { # TITLE NAME: build/bench/bench_NAME against tests/bench/NAME_ref.py
     [ -x "$BD/bench_$2" ] || return 0
     "$BD/bench_$2" "$ML_DIR" "$RUNS" >"$T/$2.rs" 2>/dev/null || true
