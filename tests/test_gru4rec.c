@@ -36,12 +36,6 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static void fill_normal(float *w, size_t n, float std, RsRng *rng)
-{
-    for (size_t k = 0; k < n; k++)
-        w[k] = (float)(std * rng_normal(rng));
-}
-
 /* ---- the GRU layer -------------------------------------------------------------------------- */
 
 enum { GT = 4, GB = 3, GD = 5, GH = 4 };
@@ -60,10 +54,7 @@ static double gru_loss(void *ctx)
         xg[GT * GB * 3 * GH];
     memcpy(hs, gc->h0, sizeof gc->h0);
     nn_gru_forward(hs, gates, hn, xg, gc->x, &w, GT, GB, GD, GH);
-    double L = 0;
-    for (size_t k = 0; k < GT * GB * GH; k++)
-        L += (double)gc->c[k] * hs[GB * GH + k];
-    return L;
+    return tu_dot(gc->c, hs + GB * GH, GT * GB * GH);
 }
 
 static void test_gru_layer(void **state)
@@ -72,13 +63,13 @@ static void test_gru_layer(void **state)
     static GruCase gc;
     RsRng rng;
     rng_seed(&rng, 5);
-    fill_normal(gc.Wx, RS_ARRAY_LEN(gc.Wx), 0.5f, &rng);
-    fill_normal(gc.Wh, RS_ARRAY_LEN(gc.Wh), 0.5f, &rng);
-    fill_normal(gc.bx, RS_ARRAY_LEN(gc.bx), 0.3f, &rng);
-    fill_normal(gc.bh, RS_ARRAY_LEN(gc.bh), 0.3f, &rng);
-    fill_normal(gc.x, RS_ARRAY_LEN(gc.x), 1.0f, &rng);
-    fill_normal(gc.h0, RS_ARRAY_LEN(gc.h0), 0.5f, &rng);
-    fill_normal(gc.c, RS_ARRAY_LEN(gc.c), 1.0f, &rng);
+    tu_fill_normal(gc.Wx, RS_ARRAY_LEN(gc.Wx), 0.5f, &rng);
+    tu_fill_normal(gc.Wh, RS_ARRAY_LEN(gc.Wh), 0.5f, &rng);
+    tu_fill_normal(gc.bx, RS_ARRAY_LEN(gc.bx), 0.3f, &rng);
+    tu_fill_normal(gc.bh, RS_ARRAY_LEN(gc.bh), 0.3f, &rng);
+    tu_fill_normal(gc.x, RS_ARRAY_LEN(gc.x), 1.0f, &rng);
+    tu_fill_normal(gc.h0, RS_ARRAY_LEN(gc.h0), 0.5f, &rng);
+    tu_fill_normal(gc.c, RS_ARRAY_LEN(gc.c), 1.0f, &rng);
     NnGruWeights w = {gc.Wx, gc.Wh, gc.bx, gc.bh};
     /* the sgemm forward against the naive loops */
     float hs[(GT + 1) * GB * GH], hs2[(GT + 1) * GB * GH], gates[GT * GB * 3 * GH],
@@ -138,7 +129,7 @@ static void test_losses(void **state)
     rng_seed(&rng, 9);
     for (int lam = 0; lam < 2; lam++) {
         c.lambda = lam ? 0.7f : 0.0f;
-        fill_normal(r, LB * LC, 1.5f, &rng);
+        tu_fill_normal(r, LB * LC, 1.5f, &rng);
         r[1 * LC + 3] = -INFINITY; /* an absent negative */
         r[2 * LC] = -6.0f;         /* a positive far below its negatives */
         memset(dr, 0, sizeof dr);
@@ -150,7 +141,7 @@ static void test_losses(void **state)
     /* the fused float softmax against the double two-pass reference */
     enum { SB = 4, SC = 7 };
     float z[SB * SC], d1[SB * SC], d2[SB * SC];
-    fill_normal(z, SB * SC, 3.0f, &rng);
+    tu_fill_normal(z, SB * SC, 3.0f, &rng);
     z[2 * SC + 4] = -INFINITY;
     memset(d2, 0, sizeof d2);
     double l1 = nn_softmax_xent(d1, z, SB, SC, 0.5f), l2 = nn_sampled_softmax_forward(z, SB, SC);

@@ -31,12 +31,6 @@
 /* the tolerance rule above */
 static const TuGradTol FD_TOL = {.h = 1e-2f, .atol = 5e-3, .rtol = 2e-2, .atol_scaled = 1};
 
-static void fill(float *x, size_t n, float std, RsRng *r)
-{
-    for (size_t k = 0; k < n; k++)
-        x[k] = (float)(std * rng_normal(r));
-}
-
 /* x away from 0 (for ReLU's kink): |x| >= 0.1 */
 static void fill_away(float *x, size_t n, RsRng *r)
 {
@@ -44,14 +38,6 @@ static void fill_away(float *x, size_t n, RsRng *r)
         float v = (float)rng_normal(r);
         x[k] = v >= 0 ? v + 0.1f : v - 0.1f;
     }
-}
-
-static double dotR(const float *out, const float *R, size_t n)
-{
-    double s = 0;
-    for (size_t k = 0; k < n; k++)
-        s += (double)out[k] * R[k];
-    return s;
 }
 
 /* ---- dense ---------------------------------------------------------------------- */
@@ -65,7 +51,7 @@ static double dense_loss(void *c)
 {
     DenseCase *d = c;
     nn_dense_forward(d->out, d->in, d->w, d->b, DB, DIN, DOUT);
-    return dotR(d->out, d->R, DB * DOUT);
+    return tu_dot(d->out, d->R, DB * DOUT);
 }
 
 static void test_dense(void **state)
@@ -74,10 +60,10 @@ static void test_dense(void **state)
     RsRng r;
     rng_seed(&r, 1);
     DenseCase d;
-    fill(d.in, DB * DIN, 1, &r);
-    fill(d.w, DOUT * DIN, 0.5f, &r);
-    fill(d.b, DOUT, 0.5f, &r);
-    fill(d.R, DB * DOUT, 1, &r);
+    tu_fill_normal(d.in, DB * DIN, 1, &r);
+    tu_fill_normal(d.w, DOUT * DIN, 0.5f, &r);
+    tu_fill_normal(d.b, DOUT, 0.5f, &r);
+    tu_fill_normal(d.R, DB * DOUT, 1, &r);
     /* sgemm against the loops */
     float o2[DB * DOUT];
     nn_dense_forward(d.out, d.in, d.w, d.b, DB, DIN, DOUT);
@@ -112,9 +98,9 @@ static void test_dense_large(void **state)
           *o1 = malloc(B * OUT * 4), *o2 = malloc(B * OUT * 4);
     RsRng r;
     rng_seed(&r, 2);
-    fill(in, B * IN, 1, &r);
-    fill(w, OUT * IN, 0.1f, &r);
-    fill(b, OUT, 1, &r);
+    tu_fill_normal(in, B * IN, 1, &r);
+    tu_fill_normal(w, OUT * IN, 0.1f, &r);
+    tu_fill_normal(b, OUT, 1, &r);
     nn_dense_forward(o1, in, w, b, B, IN, OUT);
     nn_dense_forward_naive(o2, in, w, b, B, IN, OUT);
     for (size_t k = 0; k < B * OUT; k++)
@@ -149,7 +135,7 @@ static double ew_loss(void *c)
         nn_dropout_forward(e->y, e->mask, e->x, 0.3f, EN, &r);
         break;
     }
-    return dotR(e->y, e->R, EN);
+    return tu_dot(e->y, e->R, EN);
 }
 
 static void test_elementwise(void **state)
@@ -161,8 +147,8 @@ static void test_elementwise(void **state)
         rng_seed(&r, 10 + (uint64_t)kind);
         EwCase e = {.kind = kind};
         fill_away(e.x, EN, &r);
-        fill(e.b, EN, 1, &r);
-        fill(e.R, EN, 1, &r);
+        tu_fill_normal(e.b, EN, 1, &r);
+        tu_fill_normal(e.R, EN, 1, &r);
         ew_loss(&e);
         float dx[EN] = {0}, db[EN] = {0};
         switch (kind) {
@@ -219,7 +205,7 @@ static double ln_loss(void *c)
 {
     LnCase *l = c;
     nn_layernorm_forward(l->y, l->mean, l->rstd, l->x, l->w, l->b, LB, LC);
-    return dotR(l->y, l->R, LB * LC);
+    return tu_dot(l->y, l->R, LB * LC);
 }
 
 static void test_layernorm(void **state)
@@ -228,10 +214,10 @@ static void test_layernorm(void **state)
     RsRng r;
     rng_seed(&r, 3);
     LnCase l;
-    fill(l.x, LB * LC, 1, &r);
-    fill(l.w, LC, 1, &r);
-    fill(l.b, LC, 1, &r);
-    fill(l.R, LB * LC, 1, &r);
+    tu_fill_normal(l.x, LB * LC, 1, &r);
+    tu_fill_normal(l.w, LC, 1, &r);
+    tu_fill_normal(l.b, LC, 1, &r);
+    tu_fill_normal(l.R, LB * LC, 1, &r);
     ln_loss(&l);
     float dx[LB * LC] = {0}, dw[LC] = {0}, db[LC] = {0};
     nn_layernorm_backward(dx, dw, db, l.R, l.x, l.w, l.mean, l.rstd, LB, LC);
@@ -252,7 +238,7 @@ static double emb_loss(void *c)
 {
     EmbCase *e = c;
     nn_embedding_forward(e->out, e->idx, e->W, EB, ED);
-    return dotR(e->out, e->R, EB * ED);
+    return tu_dot(e->out, e->R, EB * ED);
 }
 
 static void test_embedding(void **state)
@@ -261,8 +247,8 @@ static void test_embedding(void **state)
     RsRng r;
     rng_seed(&r, 4);
     EmbCase e = {.idx = {3, 1, 3, 8, 0, 3, 1}}; /* duplicates on purpose */
-    fill(e.W, ER * ED, 1, &r);
-    fill(e.R, EB * ED, 1, &r);
+    tu_fill_normal(e.W, ER * ED, 1, &r);
+    tu_fill_normal(e.R, EB * ED, 1, &r);
     float dW[ER * ED] = {0}, dS[ER * ED] = {0};
     nn_embedding_backward_dense(dW, e.R, e.idx, EB, ED);
     tu_grad_check("embedding.W", emb_loss, &e, e.W, ER * ED, dW, &FD_TOL);
@@ -310,8 +296,8 @@ static void test_losses(void **state)
     RsRng r;
     rng_seed(&r, 6);
     LossCase l = {0};
-    fill(l.z, LN, 2, &r);
-    fill(l.neg, LN, 2, &r);
+    tu_fill_normal(l.z, LN, 2, &r);
+    tu_fill_normal(l.neg, LN, 2, &r);
     for (size_t k = 0; k < LN; k++)
         l.y[k] = k % 5 == 0;
     float dz[LN] = {0}, dn[LN] = {0};
@@ -370,10 +356,10 @@ static void test_adam(void **state)
     float W[R * D], W2[R * D], M[R * D] = {0}, V[R * D] = {0}, M2[R * D] = {0}, V2[R * D] = {0};
     RsRng r;
     rng_seed(&r, 7);
-    fill(W, R * D, 1, &r);
+    tu_fill_normal(W, R * D, 1, &r);
     memcpy(W2, W, sizeof W);
     float dout[2 * D];
-    fill(dout, 2 * D, 1, &r);
+    tu_fill_normal(dout, 2 * D, 1, &r);
     uint32_t idx[2] = {1, 3};
     NnSparseGrad s;
     RsErr err;

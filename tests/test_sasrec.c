@@ -109,10 +109,7 @@ static double mha_loss(void *ctx)
     nn_posemb_forward(c->xp, c->x, c->pos, AN, AT, AC);
     nn_mha_forward(c->out, c->qkv, c->y, c->att, c->xp, c->valid, c->wqkv, c->bqkv, c->wo, c->bo,
                    AN, AT, AC, AH);
-    double l = 0;
-    for (size_t k = 0; k < RS_ARRAY_LEN(c->out); k++)
-        l += (double)c->r[k] * c->out[k];
-    return l;
+    return tu_dot(c->r, c->out, RS_ARRAY_LEN(c->out));
 }
 
 static void test_attn_gradients(void **state)
@@ -161,10 +158,7 @@ static double block_loss(void *ctx)
 {
     BlockCase *c = ctx;
     nn_tblock_forward(c->out, &c->a, c->x, c->valid, &c->v, 0.0f, NULL, AN, AT, AC, BF, AH);
-    double l = 0;
-    for (size_t k = 0; k < AN * AT * AC; k++)
-        l += (double)c->r[k] * c->out[k];
-    return l;
+    return tu_dot(c->r, c->out, AN * AT * AC);
 }
 
 static void test_tblock_gradients(void **state)

@@ -103,6 +103,20 @@ void tu_ml100k_skip_note(void)
     printf("; set RECSCOPE_ML100K to the ml-100k folder): skipped\n");
 }
 
+void tu_fill_normal(float *x, size_t n, float std, RsRng *rng)
+{
+    for (size_t k = 0; k < n; k++)
+        x[k] = (float)(std * rng_normal(rng));
+}
+
+double tu_dot(const float *a, const float *b, size_t n)
+{
+    double s = 0;
+    for (size_t k = 0; k < n; k++)
+        s += (double)a[k] * b[k];
+    return s;
+}
+
 /* ---- finite-difference gradient checks ------------------------------------ */
 
 void tu_grad_check(const char *what, TuLossFn loss, void *ctx, float *w, size_t n, const float *g,

@@ -38,6 +38,14 @@ void tu_ml100k_skip_note(void);
 
 /* ---- finite-difference gradient checks ---- */
 
+#include "rng.h"
+
+/* x[k] = std * a standard normal draw, for k < n: a test case's tensors. */
+void tu_fill_normal(float *x, size_t n, float std, RsRng *rng);
+/* sum of a[k] b[k] over k < n, in double: the scalar loss r . out that a
+ * gradient check differentiates. */
+double tu_dot(const float *a, const float *b, size_t n);
+
 /* The scalar loss of a test case (float forward pass, double sum) at the
  * current values of its tensors. It may use cmocka's assertions. */
 typedef double (*TuLossFn)(void *ctx);
