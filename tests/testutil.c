@@ -162,6 +162,7 @@ void tu_grad_check(const char *what, TuLossFn loss, void *ctx, float *w, size_t 
 /* ---- MovieLens-100K helpers ----------------------------------------------- */
 
 #include "metrics.h"
+#include "pop.h"
 #include "rng.h"
 #include "split.h"
 
@@ -334,4 +335,23 @@ void tu_eval_at10(const RsModel *m, const RsMatrix *train, const RsMatrix *test,
     *hr = eval_result_find(r, "hr@10")->value;
     *ndcg = eval_result_find(r, "ndcg@10")->value;
     eval_result_free(r);
+}
+
+TuLoo tu_loo_vs_pop(const char *name, const RsModel *m, double fit_seconds,
+                    const RsMatrix *train, const RsMatrix *test)
+{
+    TuLoo r;
+    RsModel *pop = tu_fit(&model_pop, train, NULL, NULL, 0, 1);
+    tu_eval_at10(m, train, test, EVAL_SAMPLED, &r.hr, &r.ndcg);
+    tu_eval_at10(pop, train, test, EVAL_SAMPLED, &r.pop_hr, &r.pop_ndcg);
+    tu_eval_at10(m, train, test, EVAL_FULL, &r.full_hr, &r.full_ndcg);
+    tu_eval_at10(pop, train, test, EVAL_FULL, &r.pop_full_hr, &r.pop_full_ndcg);
+    model_free(pop);
+    fprintf(stderr,
+            "ML-100K leave-last-out by time, 99 sampled negatives: %s HR@10 %.4f NDCG@10 %.4f "
+            "(fit %.1f s); pop HR@10 %.4f NDCG@10 %.4f\n"
+            "  full ranking: %s HR@10 %.4f NDCG@10 %.4f; pop HR@10 %.4f NDCG@10 %.4f\n",
+            name, r.hr, r.ndcg, fit_seconds, r.pop_hr, r.pop_ndcg, name, r.full_hr, r.full_ndcg,
+            r.pop_full_hr, r.pop_full_ndcg);
+    return r;
 }

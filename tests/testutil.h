@@ -114,6 +114,17 @@ void tu_split_loo(const RsMatrix *m, RsMatrix **train, RsMatrix **test);
  * failure. */
 void tu_eval_at10(const RsModel *m, const RsMatrix *train, const RsMatrix *test, int protocol,
                   double *hr, double *ndcg);
+/* HR@10 and NDCG@10 of a model and of MostPopular on a leave-last-out
+ * split, sampled (99 negatives) and under full ranking. */
+typedef struct TuLoo {
+    double hr, ndcg, full_hr, full_ndcg;             /* the model */
+    double pop_hr, pop_ndcg, pop_full_hr, pop_full_ndcg; /* MostPopular */
+} TuLoo;
+/* Fits MostPopular on train, evaluates it and m (tu_eval_at10, both
+ * protocols) and prints the figures on stderr, named name, with the fit's
+ * seconds. Aborts on failure. */
+TuLoo tu_loo_vs_pop(const char *name, const RsModel *m, double fit_seconds,
+                    const RsMatrix *train, const RsMatrix *test);
 /* RMSE of m->cls->predict over the rated test entries. */
 double tu_rmse(const RsModel *m, const RsMatrix *train, const RsMatrix *test);
 /* Fits a model of class cls with its defaults (or params kv) on train. */
